@@ -1,0 +1,2 @@
+// Placeholder replaced below once the PostgreSQL harness lands.
+export default function setup() {}

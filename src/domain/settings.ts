@@ -12,10 +12,12 @@ const duration = z
   .max(32)
   .refine((s) => parseDuration(s) !== null, { message: 'expected a duration such as "30s", "10m", "24h" or "0s"' });
 
-export const levelSchema = z.object({
-  level: z.enum(CONFIGURABLE_LEVELS),
-  below: z.number().finite().gt(0).max(MAX_ABS_AMOUNT),
-});
+export const levelSchema = z
+  .object({
+    level: z.enum(CONFIGURABLE_LEVELS),
+    below: z.number().finite().gt(0).max(MAX_ABS_AMOUNT),
+  })
+  .strict();
 
 const settingsShape = {
   notify_low_balance: z.boolean(),
@@ -80,13 +82,22 @@ function sortLevels<T extends { below: number }>(levels: readonly T[]): T[] {
 
 /** Checks what a schema cannot: level names unique, lines unique, lower lines more severe. Throws SettingsError. */
 export function validateSettings(s: NotificationSettings): void {
+  const repeat = s.repeat_interval ? parseDuration(s.repeat_interval) : null;
+  const floor = parseDuration(s.min_notify_interval) ?? 0;
+  if (repeat && repeat < floor)
+    throw new SettingsError(
+      `repeat_interval (${s.repeat_interval}) cannot be shorter than min_notify_interval (${s.min_notify_interval})`,
+      'repeat_interval',
+    );
   if (!s.levels) return;
   const names = new Set<string>();
-  const sorted = sortLevels(s.levels);
-  sorted.forEach((l, i) => {
+  // Paths name the entry as the user wrote it, though the checks walk the levels sorted by line.
+  const sorted = s.levels.map((l, index) => ({ ...l, index })).sort((a, b) => b.below - a.below);
+  sorted.forEach((l, pos) => {
+    const i = l.index;
+    const prev = sorted[pos - 1];
     if (names.has(l.level)) throw new SettingsError(`level "${l.level}" is listed twice`, `levels.${i}.level`);
     names.add(l.level);
-    const prev = sorted[i - 1];
     if (prev && prev.below === l.below)
       throw new SettingsError(`levels "${prev.level}" and "${l.level}" have the same line ${l.below}`, `levels.${i}.below`);
     if (prev && severity(l.level) <= severity(prev.level))

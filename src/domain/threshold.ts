@@ -48,9 +48,11 @@ export function evaluateBalance(prev: AlertState, balance: number, rule: Thresho
   } else if (level && moreSevere(level, s.level ?? 'info')) {
     // Escalation. The first time this episode reaches a level it notifies at once; coming back to a level it
     // already announced (after a partial recovery) is treated like any repeat and respects the floor.
+    // A repeat gets its own sequence number so its idempotency key differs from the first announcement's.
     const firstTime = !s.maxLevel || moreSevere(level, s.maxLevel);
     Object.assign(s, { level, lastFiringAt: now, maxLevel: firstTime ? level : s.maxLevel });
-    notifications.push(scheduleUnderFloor(s, lowNotification(s, level, rule, 0), now, rule.floorMs, firstTime));
+    const seq = firstTime ? 0 : ++s.reminders;
+    notifications.push(scheduleUnderFloor(s, lowNotification(s, level, rule, seq), now, rule.floorMs, firstTime));
   } else if (!level && balance >= rule.recoverAt) {
     Object.assign(s, { status: 'ok', level: null, lastFiringAt: null });
     if (rule.notifyRecovery) {

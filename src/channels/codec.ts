@@ -1,0 +1,34 @@
+import { maskSecret, type SecretBox } from '../security/secrets.js';
+import type { ChannelType } from './types.js';
+
+// Channel configs are stored as JSON with each secret field encrypted, and shown with each secret masked.
+
+export function encodeConfig(type: ChannelType, config: Record<string, unknown>, box: SecretBox): string {
+  const out: Record<string, unknown> = { ...config };
+  for (const f of type.secretFields) {
+    const v = out[f];
+    if (v === undefined || v === null) continue;
+    out[f] = box.encrypt(JSON.stringify(v));
+  }
+  return JSON.stringify(out);
+}
+
+export function decodeConfig(type: ChannelType, stored: string, box: SecretBox): Record<string, unknown> {
+  const out = JSON.parse(stored) as Record<string, unknown>;
+  for (const f of type.secretFields) {
+    const v = out[f];
+    if (typeof v === 'string') out[f] = JSON.parse(box.decrypt(v));
+  }
+  return out;
+}
+
+/** For API answers: secrets replaced by a recognisable mask; header values hidden entirely. */
+export function maskConfig(type: ChannelType, config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const f of type.secretFields) {
+    const v = out[f];
+    if (typeof v === 'string') out[f] = maskSecret(v);
+    else if (v && typeof v === 'object') out[f] = Object.fromEntries(Object.keys(v).map((k) => [k, '••••']));
+  }
+  return out;
+}

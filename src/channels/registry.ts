@@ -1,0 +1,14 @@
+import { emailChannel } from './email.js';
+import type { ChannelType } from './types.js';
+import { webhookChannel } from './webhook.js';
+
+// Every channel type, by its `type`. A new integration is one file plus one line here.
+const CHANNELS: ChannelType<any>[] = [webhookChannel, emailChannel];
+
+export const channelRegistry: ReadonlyMap<string, ChannelType<Record<string, unknown>>> = new Map(
+  CHANNELS.map((c) => [c.type, c]),
+);
+
+export function channelTypes(): string[] {
+  return [...channelRegistry.keys()];
+}

@@ -1,0 +1,267 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AlertState } from '../domain/alert-state.js';
+import { newId } from '../domain/ids.js';
+import { decodeConfig } from '../channels/codec.js';
+import type { ChannelContext, ChannelResult, ChannelType, NotificationPayload, OutgoingNotification } from '../channels/types.js';
+import type { Metrics } from '../metrics.js';
+import { OutboundError } from '../net/types.js';
+import type { SecretBox } from '../security/secrets.js';
+import type { DialectName } from '../store/db.js';
+import type { Database, DeliveriesTable } from '../store/schema.js';
+import { renderMessage } from '../template/messages.js';
+import { type RetryPolicy, scheduleRetry } from './backoff.js';
+
+// The outbox dispatcher: claims due deliveries with a lease (SKIP LOCKED on PostgreSQL), sends them with bounded
+// concurrency, records every attempt, retries with backoff, and dead-letters after the give-up age. A crash
+// leaves leases that expire and are claimed again: delivery is at-least-once, deduplicable by idempotency key.
+
+export interface DispatcherDeps {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  channels: ReadonlyMap<string, ChannelType>;
+  box: SecretBox;
+  ctx: ChannelContext;
+  metrics: Metrics;
+  logger: Logger;
+  retry: RetryPolicy;
+  concurrency: number;
+  dashboardUrl: string | null;
+  /** How long a claimed delivery stays ours; must exceed the outbound timeout. */
+  leaseMs?: number;
+  pollMs?: number;
+}
+
+type Completion = {
+  row: DeliveriesTable;
+  startedAt: number;
+  durationMs: number;
+  result: ChannelResult | { suppressed: string };
+  channelType: string;
+};
+
+export class Dispatcher {
+  readonly instanceId = newId('at').replace('at_', 'inst_');
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly completions: Completion[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private pumping = false;
+  private pumpAgain = false;
+  private flushing: Promise<void> | null = null;
+  private stopped = true;
+  private readonly leaseMs: number;
+
+  constructor(private readonly d: DispatcherDeps) {
+    this.leaseMs = d.leaseMs ?? 60_000;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.wake(), this.d.pollMs ?? 500);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops claiming; waits for in-flight sends and records their results. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.inflight]);
+    await this.flushCompletions();
+  }
+
+  /** Called after a commit that queued deliveries, so they go out without waiting for the poll. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const free = this.d.concurrency - this.inflight.size;
+        if (free <= 0 || this.stopped) break;
+        const rows = await this.claim(free);
+        for (const row of rows) this.launch(row);
+        if (rows.length === free) this.pumpAgain = true;
+      } while (this.pumpAgain && !this.stopped);
+    } catch (err) {
+      this.d.logger.error({ err }, 'dispatcher could not claim deliveries; will retry');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async claim(limit: number): Promise<DeliveriesTable[]> {
+    const now = Date.now();
+    const { db, dialect } = this.d;
+    return db
+      .updateTable('deliveries')
+      .set({ lease_owner: this.instanceId, lease_until: now + this.leaseMs, updated_at: now })
+      .where('id', 'in', (eb) => {
+        let q = eb
+          .selectFrom('deliveries')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((w) => w.or([w('lease_until', 'is', null), w('lease_until', '<', now)]))
+          .orderBy('next_attempt_at')
+          .limit(limit);
+        if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+        return q;
+      })
+      .returningAll()
+      .execute();
+  }
+
+  private launch(row: DeliveriesTable): void {
+    const p = this.deliver(row)
+      .then((c) => {
+        this.completions.push(c);
+        void this.flushCompletions();
+      })
+      .catch((err) => this.d.logger.error({ err, delivery: row.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
+      .finally(() => {
+        this.inflight.delete(p);
+        this.wake();
+      });
+    this.inflight.add(p);
+  }
+
+  private async deliver(row: DeliveriesTable): Promise<Completion> {
+    const startedAt = Date.now();
+    const channel = await this.d.db.selectFrom('channels').selectAll().where('id', '=', row.channel_id).executeTakeFirst();
+    const base = { row, startedAt, channelType: channel?.type ?? 'unknown' };
+    if (!channel) return { ...base, durationMs: 0, result: { suppressed: 'the channel was deleted' } };
+    if (!channel.enabled) return { ...base, durationMs: 0, result: { suppressed: 'the channel is disabled' } };
+    if (row.deferred) {
+      const why = await this.staleDeferral(row);
+      if (why) return { ...base, durationMs: 0, result: { suppressed: why } };
+    }
+    const type = this.d.channels.get(channel.type);
+    if (!type) return { ...base, durationMs: 0, result: { ok: false, retryable: false, error: `unknown channel type "${channel.type}"` } };
+    const payload = JSON.parse(row.payload) as NotificationPayload;
+    const n: OutgoingNotification = {
+      key: row.idempotency_key,
+      payload,
+      message: renderMessage(payload, { dashboardUrl: this.d.dashboardUrl }),
+    };
+    const result = await sendSafely(type, decodeConfig(type, channel.config, this.d.box), n, this.d.ctx);
+    return { ...base, durationMs: Date.now() - startedAt, result };
+  }
+
+  /** A deferred notification is sent only if its alert is still in the state it announced. */
+  private async staleDeferral(row: DeliveriesTable): Promise<string | null> {
+    if (!row.alert_id) return null;
+    const alert = await this.d.db.selectFrom('alerts').select(['status', 'level', 'episode', 'state']).where('id', '=', row.alert_id).executeTakeFirst();
+    if (!alert) return 'the alert no longer exists';
+    const state = JSON.parse(alert.state) as AlertState;
+    const stillFiring = row.event === 'balance.low' && state.status === 'firing' && state.episode === row.episode && state.level === row.level;
+    const stillOk = row.event === 'balance.recovered' && state.status === 'ok' && state.episode === row.episode;
+    return stillFiring || stillOk ? null : 'the alert changed state before the anti-spam interval ended';
+  }
+
+  private flushCompletions(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = (async () => {
+      try {
+        while (this.completions.length > 0) {
+          const batch = this.completions.splice(0, this.completions.length);
+          await this.record(batch);
+        }
+      } catch (err) {
+        this.d.logger.error({ err }, 'could not record delivery results; leases will expire and they will be retried');
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+
+  /** Writes a batch of results in one transaction; only rows we still hold the lease on are updated. */
+  private async record(batch: Completion[]): Promise<void> {
+    const now = Date.now();
+    await this.d.db.transaction().execute(async (trx) => {
+      const attempts = [];
+      for (const c of batch) {
+        const { row, result } = c;
+        let update: Partial<DeliveriesTable>;
+        let outcome: string;
+        if ('suppressed' in result) {
+          outcome = 'suppressed';
+          update = { status: 'suppressed', last_error: result.suppressed };
+        } else if (result.ok) {
+          outcome = 'delivered';
+          update = {
+            status: 'delivered',
+            attempts: row.attempts + 1,
+            delivered_at: now,
+            last_status_code: result.status ?? null,
+            last_response: result.response ?? null,
+            last_error: null,
+          };
+          this.d.metrics.deliveryLatency.observe({ channel_type: c.channelType }, Math.max(0, now - row.next_attempt_at) / 1000);
+        } else {
+          const next = result.retryable ? scheduleRetry(this.d.retry, row.created_at, row.attempts + 1, result.retryAfterMs, now) : null;
+          outcome = next === null ? 'dead' : 'retry';
+          update = {
+            status: next === null ? 'dead' : 'pending',
+            attempts: row.attempts + 1,
+            next_attempt_at: next ?? row.next_attempt_at,
+            last_status_code: result.status ?? null,
+            last_response: result.response ?? null,
+            last_error: result.error,
+          };
+          if (next === null)
+            this.d.logger.error(
+              { delivery: row.id, channel: row.channel_id, event: row.event, error: result.error },
+              'delivery gave up (dead-letter)',
+            );
+        }
+        const res = await trx
+          .updateTable('deliveries')
+          .set({ ...update, lease_owner: null, lease_until: null, updated_at: now })
+          .where('id', '=', row.id)
+          .where('lease_owner', '=', this.instanceId)
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) continue; // lease lost to another instance: its result wins
+        this.d.metrics.deliveries.inc({ channel_type: c.channelType, result: outcome });
+        if (outcome !== 'suppressed' && !('suppressed' in result)) {
+          attempts.push({
+            id: newId('at'),
+            delivery_id: row.id,
+            started_at: c.startedAt,
+            duration_ms: c.durationMs,
+            status_code: result.status ?? null,
+            response: result.response ?? null,
+            error: result.ok ? null : result.error,
+            outcome,
+          });
+        }
+      }
+      if (attempts.length > 0) await trx.insertInto('delivery_attempts').values(attempts).execute();
+    });
+  }
+}
+
+/** Calls a channel and turns any thrown error into a result, so one broken integration never stops the loop. */
+export async function sendSafely(
+  type: ChannelType,
+  config: Record<string, unknown>,
+  n: OutgoingNotification,
+  ctx: ChannelContext,
+): Promise<ChannelResult> {
+  try {
+    return await type.send(config, n, ctx);
+  } catch (err) {
+    if (err instanceof OutboundError) return { ok: false, retryable: err.kind !== 'blocked' && err.kind !== 'bad_url', error: err.message };
+    return { ok: false, retryable: true, error: `unexpected error in the ${type.type} channel: ${(err as Error).message}` };
+  }
+}

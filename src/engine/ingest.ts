@@ -1,0 +1,227 @@
+import { type Kysely, sql } from 'kysely';
+import type { DialectName } from '../store/db.js';
+import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
+import { type AccountForEval, Evaluator } from './evaluator.js';
+
+// Push ingest (SPEC §7.2 POST /balances): resolve every sample's account, store the samples, run the state
+// machine for every sample newer than the account's newest, and commit alerts + outbox rows in one transaction.
+// A batch is all-or-nothing: one unknown account rejects the whole batch and changes nothing.
+
+export interface SampleIn {
+  index: number;
+  account: string;
+  workspace?: string | undefined;
+  balance?: number | undefined;
+  quota?: number | undefined;
+  at: number;
+  used?: number | undefined;
+  requests?: number | undefined;
+}
+
+export interface SampleResult {
+  index: number;
+  account_id: string;
+  /** applied: drove the alert state; stale: older than the newest seen (stored only); duplicate: same time seen. */
+  result: 'applied' | 'stale' | 'duplicate';
+  balance: number;
+  alert: { status: 'ok' | 'firing'; level: string | null } | null;
+}
+
+export class IngestError extends Error {
+  constructor(
+    message: string,
+    readonly details: { index: number; field: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+type AccountRow = AccountForEval & Pick<AccountsTable, 'quota_per_unit' | 'balance' | 'observed_at'>;
+const ACCOUNT_COLS = [
+  'id',
+  'workspace_id',
+  'name',
+  'external_id',
+  'currency',
+  'top_up_url',
+  'rules',
+  'quota_per_unit',
+  'balance',
+  'observed_at',
+] as const;
+
+const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+
+/** Resolves `account` (an id, or an external id within `workspace`) for every sample; throws IngestError. */
+async function resolveAccounts(
+  db: Kysely<Database>,
+  samples: readonly SampleIn[],
+  scopeWorkspaceId: string | null,
+): Promise<AccountRow[]> {
+  const problems: IngestError['details'] = [];
+  // Workspace references (admin keys may name a workspace by id or external id).
+  const wsRefs = [...new Set(samples.map((s) => s.workspace).filter((w): w is string => !!w))];
+  const wsByRef = new Map<string, string>();
+  for (const refs of chunk(wsRefs, 500)) {
+    const rows = await db
+      .selectFrom('workspaces')
+      .select(['id', 'external_id'])
+      .where((eb) => eb.or([eb('id', 'in', refs), eb('external_id', 'in', refs)]))
+      .execute();
+    for (const r of rows) {
+      wsByRef.set(r.id, r.id);
+      if (r.external_id) wsByRef.set(r.external_id, r.id);
+    }
+  }
+  const refs = [...new Set(samples.map((s) => s.account))];
+  const byId = new Map<string, AccountRow>();
+  const byExternal = new Map<string, AccountRow>(); // key: workspace id + '\0' + external id
+  for (const part of chunk(refs, 500)) {
+    let q = db
+      .selectFrom('accounts')
+      .select(ACCOUNT_COLS)
+      .where((eb) => eb.or([eb('id', 'in', part), eb('external_id', 'in', part)]));
+    if (scopeWorkspaceId) q = q.where('workspace_id', '=', scopeWorkspaceId);
+    for (const r of await q.execute()) {
+      byId.set(r.id, r);
+      if (r.external_id) byExternal.set(`${r.workspace_id}\0${r.external_id}`, r);
+    }
+  }
+  const out: AccountRow[] = [];
+  for (const s of samples) {
+    let wsId = scopeWorkspaceId;
+    if (s.workspace) {
+      const resolved = wsByRef.get(s.workspace);
+      if (!resolved || (scopeWorkspaceId && resolved !== scopeWorkspaceId)) {
+        problems.push({ index: s.index, field: 'workspace', message: `unknown workspace "${s.workspace}"` });
+        continue;
+      }
+      wsId = resolved;
+    }
+    let acc: AccountRow | undefined;
+    if (wsId) acc = byExternal.get(`${wsId}\0${s.account}`);
+    if (!acc) {
+      const cand = byId.get(s.account);
+      if (cand && (!wsId || cand.workspace_id === wsId)) acc = cand;
+    }
+    if (!acc) {
+      const hint = wsId ? '' : ' (to use an external id, also give "workspace")';
+      problems.push({ index: s.index, field: 'account', message: `unknown account "${s.account}"${hint}` });
+      continue;
+    }
+    if (s.balance === undefined && !acc.quota_per_unit) {
+      problems.push({
+        index: s.index,
+        field: 'quota',
+        message: `account "${acc.name}" has no quota_per_unit: send "balance", or set quota_per_unit on the account`,
+      });
+      continue;
+    }
+    out.push(acc);
+  }
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new IngestError(`${n} sample${n === 1 ? '' : 's'} could not be accepted; nothing was stored`, problems.slice(0, 100));
+  }
+  return out;
+}
+
+export interface IngestOutcome {
+  results: SampleResult[];
+  applied: number;
+  queuedDeliveries: number;
+}
+
+export async function ingestSamples(
+  db: Kysely<Database>,
+  dialect: DialectName,
+  samples: readonly SampleIn[],
+  scopeWorkspaceId: string | null,
+  now: number,
+): Promise<IngestOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const accounts = await resolveAccounts(trx, samples, scopeWorkspaceId);
+    const uniqueIds = [...new Set(accounts.map((a) => a.id))].sort();
+    // PostgreSQL: lock the accounts so that concurrent batches (other instances) evaluate each account in turn.
+    // SQLite serialises write transactions already.
+    const current = new Map<string, AccountRow>(accounts.map((a) => [a.id, a]));
+    if (dialect === 'postgres') {
+      for (const ids of chunk(uniqueIds, 1000)) {
+        const locked = await trx.selectFrom('accounts').select(ACCOUNT_COLS).where('id', 'in', ids).orderBy('id').forUpdate().execute();
+        for (const r of locked) current.set(r.id, r);
+      }
+    }
+
+    const rows: SamplesTable[] = samples.map((s, i) => {
+      const acc = current.get(accounts[i]!.id)!;
+      const balance = s.balance ?? s.quota! / acc.quota_per_unit!;
+      return {
+        account_id: acc.id,
+        observed_at: s.at,
+        balance,
+        used: s.used ?? null,
+        requests: s.requests ?? null,
+        raw: s.quota !== undefined ? JSON.stringify({ quota: s.quota }) : null,
+        received_at: now,
+      };
+    });
+    const inserted = new Set<string>();
+    for (const part of chunk(rows, 1000)) {
+      const res = await trx
+        .insertInto('samples')
+        .values(part)
+        .onConflict((oc) => oc.columns(['account_id', 'observed_at']).doNothing())
+        .returning(['account_id', 'observed_at'])
+        .execute();
+      for (const r of res) inserted.add(`${r.account_id}\0${r.observed_at}`);
+    }
+
+    const evaluator = new Evaluator(trx, now);
+    await evaluator.prepare([...current.values()]);
+    // Walk samples in time order so a batch of history replays every crossing.
+    const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.observed_at - rows[b]!.observed_at);
+    const results: SampleResult[] = new Array(rows.length);
+    const newest = new Map<string, { balance: number; at: number }>();
+    let applied = 0;
+    for (const i of order) {
+      const r = rows[i]!;
+      const acc = current.get(r.account_id)!;
+      const key = `${r.account_id}\0${r.observed_at}`;
+      const base = { index: samples[i]!.index, account_id: acc.id, balance: r.balance, alert: null };
+      if (!inserted.has(key)) {
+        results[i] = { ...base, result: 'duplicate' };
+        continue;
+      }
+      inserted.delete(key); // a second sample with the same time in this batch is a duplicate
+      if (acc.observed_at !== null && r.observed_at <= acc.observed_at) {
+        results[i] = { ...base, result: 'stale' };
+        continue;
+      }
+      const outcome = evaluator.applyBalance(acc, r.balance, r.observed_at);
+      acc.observed_at = r.observed_at;
+      acc.balance = r.balance;
+      newest.set(acc.id, { balance: r.balance, at: r.observed_at });
+      results[i] = { ...base, result: 'applied', alert: { status: outcome.status, level: outcome.level } };
+      applied += 1;
+    }
+    await updateLatestBalances(trx, newest, now);
+    const queuedDeliveries = await evaluator.flush();
+    return { results, applied, queuedDeliveries };
+  });
+}
+
+/** One UPDATE … FROM (VALUES …) per chunk instead of one statement per account (same SQL on both databases). */
+async function updateLatestBalances(
+  db: Kysely<Database>,
+  newest: Map<string, { balance: number; at: number }>,
+  now: number,
+): Promise<void> {
+  const entries = [...newest.entries()];
+  for (const part of chunk(entries, 2000)) {
+    const values = sql.join(
+      part.map(([id, v]) => sql`(${id}, CAST(${v.balance} AS double precision), CAST(${v.at} AS bigint))`),
+    );
+    await sql`UPDATE accounts SET balance = v.column2, observed_at = v.column3, updated_at = ${now}
+      FROM (VALUES ${values}) AS v WHERE accounts.id = v.column1`.execute(db);
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { parseAmount } from '../../domain/money.js';
+import { ingestSamples, type SampleIn } from '../../engine/ingest.js';
+import { principal } from '../auth.js';
+import type { App, Deps } from '../types.js';
+
+export const MAX_BATCH = 10_000;
+const MAX_FUTURE_MS = 5 * 60_000; // clock skew allowance; a far-future sample would freeze the account's state
+const MIN_TIME_MS = Date.UTC(2000, 0, 1);
+const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const amount = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
+  const n = parseAmount(v);
+  if (n === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected a finite number (or a decimal string) within ±1e15' });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const timestamp = z.union([z.string().max(64), z.number()]).transform((v, ctx) => {
+  let ms: number;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v > 1e11) {
+      ctx.addIssue({ code: 'custom', message: 'numbers are Unix seconds (this looks like milliseconds or is not finite)' });
+      return z.NEVER;
+    }
+    ms = Math.round(v * 1000);
+  } else {
+    ms = ISO_RE.test(v) ? Date.parse(v) : Number.NaN;
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time with a zone, e.g. "2026-11-22T08:00:00Z", or Unix seconds' });
+      return z.NEVER;
+    }
+  }
+  if (ms < MIN_TIME_MS || ms > Date.now() + MAX_FUTURE_MS) {
+    ctx.addIssue({ code: 'custom', message: 'the time is before 2000 or more than 5 minutes in the future' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const sampleSchema = z
+  .object({
+    account: z.string().min(1).max(200),
+    workspace: z.string().min(1).max(200).optional(),
+    balance: amount.optional(),
+    quota: amount.optional(),
+    at: timestamp.optional(),
+    used: amount.optional(),
+    requests: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  })
+  .strict()
+  .refine((s) => (s.balance === undefined) !== (s.quota === undefined), {
+    message: 'give exactly one of "balance" (in the account currency) or "quota" (raw relay units)',
+  });
+
+const body = z.object({ samples: z.array(sampleSchema).min(1).max(MAX_BATCH) }).strict();
+
+export function balanceRoutes(app: App, d: Deps): void {
+  app.post(
+    '/api/v1/balances',
+    { bodyLimit: 8 * 1024 * 1024, schema: { body: body, tags: ['balances'] } },
+    async (req) => {
+      const p = principal(req);
+      const now = Date.now();
+      const samples: SampleIn[] = req.body.samples.map((s, index) => ({ ...s, index, at: s.at ?? now }));
+      const out = await ingestSamples(d.store.db, d.store.dialect, samples, p.kind === 'workspace' ? p.workspaceId : null, now);
+      d.metrics.samplesIngested.inc(samples.length);
+      if (out.queuedDeliveries > 0) d.dispatcher.wake();
+      return { accepted: samples.length, applied: out.applied, notifications_queued: out.queuedDeliveries, results: out.results };
+    },
+  );
+}

@@ -1,0 +1,64 @@
+import type { Kysely } from 'kysely';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Database } from './store/schema.js';
+
+// One registry per service instance (tests run several in one process).
+export class Metrics {
+  readonly registry = new Registry();
+  readonly samplesIngested = new Counter({
+    name: 'balancewatch_samples_ingested_total',
+    help: 'Balance samples accepted (pushed or polled).',
+    registers: [this.registry],
+  });
+  readonly deliveries = new Counter({
+    name: 'balancewatch_deliveries_total',
+    help: 'Delivery attempts by channel type and result (delivered, retry, dead, suppressed).',
+    labelNames: ['channel_type', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'balancewatch_delivery_latency_seconds',
+    help: 'From the notification being due to the receiver accepting it.',
+    labelNames: ['channel_type'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600],
+    registers: [this.registry],
+  });
+
+  constructor(db: Kysely<Database>) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'balancewatch_alerts_firing',
+      help: 'Alerts currently firing, by level.',
+      labelNames: ['level'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await db
+          .selectFrom('alerts')
+          .select(['level', db.fn.countAll<number>().as('n')])
+          .where('status', '=', 'firing')
+          .groupBy('level')
+          .execute();
+        this.reset();
+        for (const r of rows) this.set({ level: r.level ?? 'unknown' }, Number(r.n));
+      },
+    });
+    new Gauge({
+      name: 'balancewatch_outbox_depth',
+      help: 'Deliveries waiting to be sent (including deferred and retrying ones).',
+      registers: [this.registry],
+      async collect() {
+        const r = await db.selectFrom('deliveries').select(db.fn.countAll<number>().as('n')).where('status', '=', 'pending').executeTakeFirst();
+        this.set(Number(r?.n ?? 0));
+      },
+    });
+    new Gauge({
+      name: 'balancewatch_deliveries_dead',
+      help: 'Deliveries given up on (dead-letter): alert on any increase.',
+      registers: [this.registry],
+      async collect() {
+        const r = await db.selectFrom('deliveries').select(db.fn.countAll<number>().as('n')).where('status', '=', 'dead').executeTakeFirst();
+        this.set(Number(r?.n ?? 0));
+      },
+    });
+  }
+}

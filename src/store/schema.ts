@@ -1,0 +1,141 @@
+// Row types shared by SQLite and PostgreSQL. Times are epoch milliseconds (bigint), booleans are 0/1 integers and
+// JSON is text, so one set of migrations and queries serves both databases.
+
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  external_id: string | null;
+  locale: string;
+  time_zone: string;
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  workspace_id: string | null;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface AccountsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  external_id: string | null;
+  currency: string;
+  quota_per_unit: number | null;
+  source_type: string;
+  /** Source fields as JSON, secret fields encrypted (see security/secrets.ts). */
+  source_config: string | null;
+  /** Per-account overrides of the workspace notification settings, JSON or null. */
+  rules: string | null;
+  top_up_url: string | null;
+  balance: number | null;
+  observed_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SamplesTable {
+  account_id: string;
+  observed_at: number;
+  balance: number;
+  used: number | null;
+  requests: number | null;
+  raw: string | null;
+  received_at: number;
+}
+
+export interface AlertsTable {
+  id: string;
+  account_id: string;
+  workspace_id: string;
+  rule: string;
+  status: string;
+  level: string | null;
+  episode: number;
+  /** The rest of the state machine's state (maxLevel, floors, reminders) as JSON. */
+  state: string;
+  /** When a reminder is next due, so a sweep finds due alerts without scanning. */
+  next_check_at: number | null;
+  balance: number | null;
+  fired_at: number | null;
+  resolved_at: number | null;
+  updated_at: number;
+}
+
+export interface ChannelsTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  type: string;
+  config: string;
+  events: string | null;
+  min_level: string | null;
+  account_ids: string | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveriesTable {
+  id: string;
+  workspace_id: string;
+  channel_id: string;
+  account_id: string | null;
+  alert_id: string | null;
+  event: string;
+  level: string | null;
+  episode: number;
+  idempotency_key: string;
+  /** The notification as committed (account, balance, threshold…), JSON. */
+  payload: string;
+  /** pending → delivered | dead | suppressed. */
+  status: string;
+  /** Deferred by the anti-spam floor: sent only if the alert is still in the same state when due. */
+  deferred: number;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_response: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  response: string | null;
+  error: string | null;
+  outcome: string;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  workspaces: WorkspacesTable;
+  api_keys: ApiKeysTable;
+  accounts: AccountsTable;
+  samples: SamplesTable;
+  alerts: AlertsTable;
+  channels: ChannelsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  meta: MetaTable;
+}

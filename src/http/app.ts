@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -13,7 +13,8 @@ import type { App, Deps } from './types.js';
 export async function buildHttpApp(d: Deps): Promise<App> {
   const app = Fastify({
     loggerInstance: d.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the log at ingest rates; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     return503OnClosing: true,

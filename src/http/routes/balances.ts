@@ -9,16 +9,17 @@ const MAX_FUTURE_MS = 5 * 60_000; // clock skew allowance; a far-future sample w
 const MIN_TIME_MS = Date.UTC(2000, 0, 1);
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-const amount = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
+const AMOUNT_HINT = 'expected a finite number (or a decimal string) within ±1e15';
+const amount = z.union([z.number(), z.string().max(64)], { error: AMOUNT_HINT }).transform((v, ctx) => {
   const n = parseAmount(v);
   if (n === null) {
-    ctx.addIssue({ code: 'custom', message: 'expected a finite number (or a decimal string) within ±1e15' });
+    ctx.addIssue({ code: 'custom', message: AMOUNT_HINT });
     return z.NEVER;
   }
   return n;
 });
 
-const timestamp = z.union([z.string().max(64), z.number()]).transform((v, ctx) => {
+const timestamp = z.union([z.string().max(64), z.number()], { error: 'expected an ISO 8601 time or Unix seconds' }).transform((v, ctx) => {
   let ms: number;
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || v > 1e11) {

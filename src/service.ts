@@ -90,7 +90,8 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       retry: { baseMs: config.delivery.retryBaseMs, maxMs: config.delivery.retryMaxMs, giveUpMs: config.delivery.giveUpMs },
       concurrency: config.delivery.concurrency,
       dashboardUrl: config.publicUrl ?? null,
-      leaseMs: Math.max(60_000, config.outboundTimeoutMs * 3),
+      // Longer than one send can take (the outbound deadline) plus recording its result.
+      leaseMs: config.outboundTimeoutMs * 2 + 10_000,
     });
     const app = await buildHttpApp({ config, store, box, metrics, logger, dispatcher, channels: channelRegistry, channelContext });
 

@@ -22,9 +22,22 @@ export function decodeConfig(type: ChannelType, stored: string, box: SecretBox):
   return out;
 }
 
-/** For API answers: secrets replaced by a recognisable mask; header values hidden entirely. */
+/** A URL as shown back: credentials and query values (where tokens usually travel) hidden, the rest kept. */
+export function maskUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '••••';
+    for (const k of [...u.searchParams.keys()]) u.searchParams.set(k, '••••');
+    return u.toString().replaceAll('%E2%80%A2', '•');
+  } catch {
+    return '••••';
+  }
+}
+
+/** For API answers: secrets replaced by a recognisable mask; header values hidden entirely; URLs' tokens hidden. */
 export function maskConfig(type: ChannelType, config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
+  if (typeof out.url === 'string' && !type.secretFields.includes('url')) out.url = maskUrl(out.url);
   for (const f of type.secretFields) {
     const v = out[f];
     if (typeof v === 'string') out[f] = maskSecret(v);

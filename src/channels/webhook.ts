@@ -9,7 +9,7 @@ const RESERVED = new Set(['content-type', 'content-length', 'host', 'x-balancewa
 
 const schema = z
   .object({
-    url: z.string().url().max(2048),
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).max(2048),
     secret: z.string().min(1).max(512).optional(),
     headers: z
       .record(headerName, z.string().max(4096).regex(/^[^\r\n]*$/, 'header values cannot contain line breaks'))

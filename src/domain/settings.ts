@@ -59,6 +59,16 @@ export class SettingsError extends Error {
   }
 }
 
+/** Runs `fn`, re-rooting a SettingsError's path under `prefix` (settings nested in a larger body). */
+export function settingsAt<T>(prefix: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SettingsError) throw new SettingsError(err.message, `${prefix}.${err.path}`);
+    throw err;
+  }
+}
+
 /**
  * Applies a patch and keeps `levels` and `low_balance_threshold` consistent: with levels, the threshold is the
  * least severe level's line; patching only the threshold moves that line.

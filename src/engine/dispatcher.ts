@@ -47,6 +47,9 @@ export class Dispatcher {
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   private pumpAgain = false;
+  /** The running (or last) pump, so stop() can wait for a claim in progress and launch what it claimed. */
+  private pumpDone: Promise<void> = Promise.resolve();
+  private starting: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | null = null;
   private stopped = true;
   private readonly leaseMs: number;
@@ -59,7 +62,31 @@ export class Dispatcher {
     this.stopped = false;
     this.timer = setInterval(() => this.wake(), this.d.pollMs ?? 500);
     this.timer.unref();
-    this.wake();
+    this.starting = this.releaseDeadLeases()
+      .catch((err) => this.d.logger.error({ err }, 'could not release leases left by a previous process'))
+      .then(() => this.wake());
+  }
+
+  /**
+   * One process owns a SQLite file, so leases other than ours belong to a process that died (kill -9, power loss):
+   * release them at start instead of waiting for them to expire. On PostgreSQL other instances may be alive.
+   */
+  private async releaseDeadLeases(): Promise<void> {
+    if (this.d.dialect !== 'sqlite') return;
+    await this.d.db
+      .updateTable('deliveries')
+      .set({ lease_owner: null, lease_until: null })
+      .where('status', '=', 'pending')
+      .where('lease_owner', 'is not', null)
+      .where('lease_owner', '!=', this.instanceId)
+      .execute();
+  }
+
+  /** Wakes at `at` (a retry of ours coming due) rather than at the next poll tick. */
+  private wakeAt(at: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => this.wake(), Math.max(0, at - Date.now()) + 5);
+    t.unref();
   }
 
   /** Stops claiming; waits for in-flight sends and records their results. */
@@ -67,6 +94,8 @@ export class Dispatcher {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.starting;
+    await this.pumpDone; // rows claimed by a pump still running are launched, and so awaited below
     await Promise.allSettled([...this.inflight]);
     await this.flushCompletions();
   }
@@ -78,7 +107,7 @@ export class Dispatcher {
       this.pumpAgain = true;
       return;
     }
-    void this.pump();
+    this.pumpDone = this.pump();
   }
 
   private async pump(): Promise<void> {
@@ -170,6 +199,9 @@ export class Dispatcher {
 
   private flushCompletions(): Promise<void> {
     if (this.flushing) return this.flushing;
+    // With nothing queued the function below would finish synchronously, clearing `flushing` before it is set,
+    // and leave it set to a settled promise for good: no later result would ever be recorded.
+    if (this.completions.length === 0) return Promise.resolve();
     this.flushing = (async () => {
       try {
         while (this.completions.length > 0) {
@@ -211,6 +243,7 @@ export class Dispatcher {
         } else {
           const next = result.retryable ? scheduleRetry(this.d.retry, row.created_at, row.attempts + 1, result.retryAfterMs, now) : null;
           outcome = next === null ? 'dead' : 'retry';
+          if (next !== null) this.wakeAt(next);
           update = {
             status: next === null ? 'dead' : 'pending',
             attempts: row.attempts + 1,

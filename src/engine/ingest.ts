@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { parseAmount } from '../domain/money.js';
 import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
 import { type AccountForEval, Evaluator } from './evaluator.js';
@@ -114,6 +115,14 @@ async function resolveAccounts(
         index: s.index,
         field: 'quota',
         message: `account "${acc.name}" has no quota_per_unit: send "balance", or set quota_per_unit on the account`,
+      });
+      continue;
+    }
+    if (s.balance === undefined && parseAmount(s.quota! / acc.quota_per_unit!) === null) {
+      problems.push({
+        index: s.index,
+        field: 'quota',
+        message: `quota ${s.quota} / quota_per_unit ${acc.quota_per_unit} is not a balance within ±1e15`,
       });
       continue;
     }

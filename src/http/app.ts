@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth.js';
-import { installErrorHandling } from './errors.js';
+import { ApiError, installErrorHandling } from './errors.js';
 import { accountRoutes } from './routes/accounts.js';
 import { alertRoutes } from './routes/alerts.js';
 import { balanceRoutes } from './routes/balances.js';
@@ -23,6 +23,16 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
   installAuth(app, d.store.db, d.config.adminApiKey);
+  // The API speaks JSON only: a text/plain body would reach the schemas as a string and fail with a puzzling
+  // "expected object" instead of a clear 415.
+  app.removeContentTypeParser('text/plain');
+  // No name, id or setting legitimately contains U+0000, and PostgreSQL text cannot store it (that would be a 500).
+  app.addHook('preValidation', async (req) => {
+    for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+      const path = nulBytePath(value, where);
+      if (path) throw new ApiError(400, 'invalid_request', `${path}: text cannot contain the NUL character (\\u0000)`, [{ path, message: 'contains U+0000' }]);
+    }
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -46,4 +56,18 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   balanceRoutes(app, d);
   alertRoutes(app, d);
   return app;
+}
+
+/** The path of the first string (value or key) holding U+0000, or null. Iterative: bodies may nest deeply. */
+function nulBytePath(root: unknown, base: string): string | null {
+  if (typeof root === 'string') return root.includes('\0') ? base : null;
+  const stack: [object, string][] = root !== null && typeof root === 'object' ? [[root, base]] : [];
+  while (stack.length > 0) {
+    const [obj, path] = stack.pop()!;
+    for (const [k, v] of Object.entries(obj)) {
+      if (k.includes('\0') || (typeof v === 'string' && v.includes('\0'))) return `${path}.${k}`;
+      if (v !== null && typeof v === 'object') stack.push([v, `${path}.${k}`]);
+    }
+  }
+  return null;
 }

@@ -19,7 +19,8 @@ declare module 'fastify' {
 export function installAuth(app: App, db: Kysely<Database>, adminKey: string | undefined): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/api/v1/')) return;
+    // The matched route as well as the raw URL: a percent-encoded path ("/api/%761/…") routes to the same handler.
+    if (!req.url.startsWith('/api/v1/') && !req.routeOptions.url?.startsWith('/api/v1/')) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>"');
@@ -64,6 +65,6 @@ export function scopeWorkspace(req: FastifyRequest, requested: string | undefine
     if (requested && requested !== p.workspaceId) throw notFound('workspace', requested);
     return p.workspaceId;
   }
-  if (required && !requested) throw new ApiError(400, 'invalid_request', 'workspace_id is required with an admin key', [{ path: 'workspace_id', message: 'required' }]);
+  if (required && !requested) throw new ApiError(400, 'invalid_request', 'workspace_id is required with an admin key', [{ path: 'body.workspace_id', message: 'required' }]);
   return requested;
 }

@@ -62,6 +62,6 @@ export class SecretBox {
 /** "sk-abcdef123456" → "sk-…3456": enough to recognise a credential, never enough to use it. */
 export function maskSecret(value: string): string {
   if (value.length <= 8) return '••••';
-  const head = /^[A-Za-z]{1,4}[-_]/.exec(value)?.[0] ?? '';
+  const head = /^[A-Za-z]{1,8}[-_]/.exec(value)?.[0] ?? '';
   return `${head}…${value.slice(-4)}`;
 }

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databases } from '../helpers/db.js';
-import { Receiver, sleep } from '../helpers/receiver.js';
+import { sleep } from '../helpers/receiver.js';
 import { type Running, startService } from '../helpers/service.js';
 
 const run = promisify(execFile);

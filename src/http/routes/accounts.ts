@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { newId } from '../../domain/ids.js';
-import { effectiveSettings, type NotificationSettings, type SettingsPatch, settingsPatchSchema } from '../../domain/settings.js';
+import { effectiveSettings, type NotificationSettings, type SettingsPatch, settingsAt, settingsPatchSchema } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
 import type { AccountsTable } from '../../store/schema.js';
 import { assertWorkspaceAccess, scopeWorkspace } from '../auth.js';
@@ -87,7 +87,7 @@ export function accountRoutes(app: App, d: Deps): void {
   const validateRules = async (workspaceId: string, rules: SettingsPatch | null | undefined) => {
     if (!rules) return;
     const w = await db.selectFrom('workspaces').select('settings').where('id', '=', workspaceId).executeTakeFirstOrThrow();
-    effectiveSettings(JSON.parse(w.settings) as NotificationSettings, rules); // throws SettingsError → 400
+    settingsAt('rules', () => effectiveSettings(JSON.parse(w.settings) as NotificationSettings, rules)); // SettingsError → 400
   };
 
   app.post('/api/v1/accounts', { schema: { body: createBody, tags: ['accounts'] } }, async (req, reply) => {

@@ -9,6 +9,12 @@ const MAX_FUTURE_MS = 5 * 60_000; // clock skew allowance; a far-future sample w
 const MIN_TIME_MS = Date.UTC(2000, 0, 1);
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
+/** Date.parse rolls "2025-02-30" over to March 2; a day the month does not have is an error, not a guess. */
+function isCalendarDate(iso: string): boolean {
+  const [y, m, d] = iso.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
 const AMOUNT_HINT = 'expected a finite number (or a decimal string) within ±1e15';
 const amount = z.union([z.number(), z.string().max(64)], { error: AMOUNT_HINT }).transform((v, ctx) => {
   const n = parseAmount(v);
@@ -28,7 +34,7 @@ const timestamp = z.union([z.string().max(64), z.number()], { error: 'expected a
     }
     ms = Math.round(v * 1000);
   } else {
-    ms = ISO_RE.test(v) ? Date.parse(v) : Number.NaN;
+    ms = ISO_RE.test(v) && isCalendarDate(v) ? Date.parse(v) : Number.NaN;
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time with a zone, e.g. "2026-11-22T08:00:00Z", or Unix seconds' });
       return z.NEVER;

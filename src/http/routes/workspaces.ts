@@ -4,6 +4,7 @@ import {
   applySettingsPatch,
   DEFAULT_SETTINGS,
   type NotificationSettings,
+  settingsAt,
   settingsPatchSchema,
 } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
@@ -83,7 +84,8 @@ export function workspaceRoutes(app: App, d: Deps): void {
     requireAdmin(req);
     const b = req.body;
     const now = Date.now();
-    const settings = b.notification_settings ? applySettingsPatch(DEFAULT_SETTINGS, b.notification_settings) : DEFAULT_SETTINGS;
+    const patch = b.notification_settings;
+    const settings = patch ? settingsAt('notification_settings', () => applySettingsPatch(DEFAULT_SETTINGS, patch)) : DEFAULT_SETTINGS;
     const row: WorkspacesTable = {
       id: newId('ws'),
       name: b.name,
@@ -112,7 +114,11 @@ export function workspaceRoutes(app: App, d: Deps): void {
 
   app.patch('/api/v1/workspaces/:id', { schema: { params: idParams, body: patchBody, tags: ['workspaces'] } }, async (req) => {
     assertWorkspaceAccess(req, req.params.id);
-    await load(req.params.id);
+    const w = await load(req.params.id);
+    // external_id is the platform's name for the workspace (pushes resolve by it) and is unique across workspaces:
+    // a workspace key may not move it, or it could claim another tenant's id and learn which ones exist (409).
+    if (req.body.external_id !== undefined && req.body.external_id !== w.external_id && principal(req).kind !== 'admin')
+      throw new ApiError(403, 'forbidden', 'changing external_id needs an admin API key');
     if (Object.keys(req.body).length > 0) {
       await db
         .updateTable('workspaces')
@@ -173,8 +179,8 @@ export function workspaceRoutes(app: App, d: Deps): void {
   });
 
   app.delete('/api/v1/api-keys/:id', { schema: { params: idParams, tags: ['api keys'] } }, async (req, reply) => {
-    const k = await db.selectFrom('api_keys').select(['id', 'workspace_id']).where('id', '=', req.params.id).executeTakeFirst();
     const p = principal(req);
+    const k = await db.selectFrom('api_keys').select(['id', 'workspace_id']).where('id', '=', req.params.id).executeTakeFirst();
     if (!k || (p.kind === 'workspace' && k.workspace_id !== p.workspaceId)) throw notFound('API key', req.params.id);
     await db.updateTable('api_keys').set({ revoked_at: Date.now() }).where('id', '=', k.id).where('revoked_at', 'is', null).execute();
     return reply.code(204).send();

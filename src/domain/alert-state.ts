@@ -74,5 +74,16 @@ export function scheduleUnderFloor(
 }
 
 export function sameState(a: AlertState, b: AlertState): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (
+    a.status !== b.status ||
+    a.level !== b.level ||
+    a.episode !== b.episode ||
+    a.maxLevel !== b.maxLevel ||
+    a.lastFiringAt !== b.lastFiringAt ||
+    a.reminders !== b.reminders
+  )
+    return false;
+  if (a.lastNotified === b.lastNotified) return true;
+  const ka = Object.keys(a.lastNotified);
+  return ka.length === Object.keys(b.lastNotified).length && ka.every((k) => a.lastNotified[k] === b.lastNotified[k]);
 }

@@ -1,3 +1,5 @@
+import { numberFormat } from './intl.js';
+
 // Balances are plain IEEE doubles: every provider reports at most a few decimals and well under 1e15, where
 // doubles are exact enough to compare against thresholds; we reject anything that is not a finite, sane number.
 export const MAX_ABS_AMOUNT = 1e15;
@@ -24,11 +26,11 @@ const ISO_CURRENCY_RE = /^[A-Z]{3}$/;
 export function formatMoney(amount: number, currency: string, locale: string): string {
   if (ISO_CURRENCY_RE.test(currency)) {
     try {
-      return new Intl.NumberFormat(locale, { style: 'currency', currency, maximumFractionDigits: 4 }).format(amount);
+      return numberFormat(locale, { style: 'currency', currency, maximumFractionDigits: 4 }).format(amount);
     } catch {
       // unknown ISO-looking code: fall through to the plain form
     }
   }
-  const n = new Intl.NumberFormat(locale, { maximumFractionDigits: 4 }).format(amount);
+  const n = numberFormat(locale, { maximumFractionDigits: 4 }).format(amount);
   return `${n} ${currency}`;
 }

@@ -74,18 +74,30 @@ async function resolveAccounts(
       if (r.external_id) wsByRef.set(r.external_id, r.id);
     }
   }
+  // Candidates by id (primary key) and by external id within each workspace (unique index), never a table scan.
   const refs = [...new Set(samples.map((s) => s.account))];
   const byId = new Map<string, AccountRow>();
   const byExternal = new Map<string, AccountRow>(); // key: workspace id + '\0' + external id
+  const remember = (r: AccountRow) => {
+    byId.set(r.id, r);
+    if (r.external_id) byExternal.set(`${r.workspace_id}\0${r.external_id}`, r);
+  };
   for (const part of chunk(refs, 500)) {
-    let q = db
-      .selectFrom('accounts')
-      .select(ACCOUNT_COLS)
-      .where((eb) => eb.or([eb('id', 'in', part), eb('external_id', 'in', part)]));
+    let q = db.selectFrom('accounts').select(ACCOUNT_COLS).where('id', 'in', part);
     if (scopeWorkspaceId) q = q.where('workspace_id', '=', scopeWorkspaceId);
-    for (const r of await q.execute()) {
-      byId.set(r.id, r);
-      if (r.external_id) byExternal.set(`${r.workspace_id}\0${r.external_id}`, r);
+    for (const r of await q.execute()) remember(r);
+  }
+  const externalByWs = new Map<string, Set<string>>();
+  for (const s of samples) {
+    const ws = s.workspace ? wsByRef.get(s.workspace) : scopeWorkspaceId;
+    if (!ws || (scopeWorkspaceId && ws !== scopeWorkspaceId)) continue;
+    if (!externalByWs.has(ws)) externalByWs.set(ws, new Set());
+    externalByWs.get(ws)!.add(s.account);
+  }
+  for (const [ws, set] of externalByWs) {
+    for (const part of chunk([...set], 500)) {
+      const rows = await db.selectFrom('accounts').select(ACCOUNT_COLS).where('workspace_id', '=', ws).where('external_id', 'in', part).execute();
+      for (const r of rows) remember(r);
     }
   }
   const out: AccountRow[] = [];
@@ -155,10 +167,14 @@ export async function ingestSamples(
     // SQLite serialises write transactions already.
     const current = new Map<string, AccountRow>(accounts.map((a) => [a.id, a]));
     if (dialect === 'postgres') {
-      for (const ids of chunk(uniqueIds, 1000)) {
-        const locked = await trx.selectFrom('accounts').select(ACCOUNT_COLS).where('id', 'in', ids).orderBy('id').forUpdate().execute();
-        for (const r of locked) current.set(r.id, r);
-      }
+      const locked = await trx
+        .selectFrom('accounts')
+        .select(ACCOUNT_COLS)
+        .where(sql<boolean>`id = ANY(${uniqueIds}::text[])`)
+        .orderBy('id')
+        .forUpdate()
+        .execute();
+      for (const r of locked) current.set(r.id, r);
     }
 
     const rows: SamplesTable[] = samples.map((s, i) => {
@@ -175,15 +191,7 @@ export async function ingestSamples(
       };
     });
     const inserted = new Set<string>();
-    for (const part of chunk(rows, 1000)) {
-      const res = await trx
-        .insertInto('samples')
-        .values(part)
-        .onConflict((oc) => oc.columns(['account_id', 'observed_at']).doNothing())
-        .returning(['account_id', 'observed_at'])
-        .execute();
-      for (const r of res) inserted.add(`${r.account_id}\0${r.observed_at}`);
-    }
+    for (const r of await insertSamples(trx, dialect, rows)) inserted.add(`${r.account_id}\0${r.observed_at}`);
 
     const evaluator = new Evaluator(trx, now);
     await evaluator.prepare([...current.values()]);
@@ -213,20 +221,56 @@ export async function ingestSamples(
       results[i] = { ...base, result: 'applied', alert: { status: outcome.status, level: outcome.level } };
       applied += 1;
     }
-    await updateLatestBalances(trx, newest, now);
+    await updateLatestBalances(trx, dialect, newest, now);
     const queuedDeliveries = await evaluator.flush();
     return { results, applied, queuedDeliveries };
   });
 }
 
-/** One UPDATE … FROM (VALUES …) per chunk instead of one statement per account (same SQL on both databases). */
+/** Inserts samples, skipping (account, time) pairs already stored; returns the ones inserted. */
+async function insertSamples(db: Kysely<Database>, dialect: DialectName, rows: SamplesTable[]) {
+  if (dialect === 'postgres') {
+    // One statement with seven array parameters, whatever the batch size.
+    const col = <K extends keyof SamplesTable>(k: K) => rows.map((r) => r[k]);
+    const res = await sql<{ account_id: string; observed_at: number }>`
+      INSERT INTO samples (account_id, observed_at, balance, used, requests, raw, received_at)
+      SELECT * FROM unnest(${col('account_id')}::text[], ${col('observed_at')}::bigint[], ${col('balance')}::float8[],
+        ${col('used')}::float8[], ${col('requests')}::bigint[], ${col('raw')}::text[], ${col('received_at')}::bigint[])
+      ON CONFLICT (account_id, observed_at) DO NOTHING
+      RETURNING account_id, observed_at`.execute(db);
+    return res.rows;
+  }
+  // Fixed-size chunks so the prepared statement is reused.
+  const out: { account_id: string; observed_at: number }[] = [];
+  for (const part of chunk(rows, 500)) {
+    const res = await db
+      .insertInto('samples')
+      .values(part)
+      .onConflict((oc) => oc.columns(['account_id', 'observed_at']).doNothing())
+      .returning(['account_id', 'observed_at'])
+      .execute();
+    out.push(...res);
+  }
+  return out;
+}
+
+/** One statement per chunk instead of one per account. */
 async function updateLatestBalances(
   db: Kysely<Database>,
+  dialect: DialectName,
   newest: Map<string, { balance: number; at: number }>,
   now: number,
 ): Promise<void> {
   const entries = [...newest.entries()];
-  for (const part of chunk(entries, 2000)) {
+  if (entries.length === 0) return;
+  if (dialect === 'postgres') {
+    await sql`UPDATE accounts SET balance = v.balance, observed_at = v.at, updated_at = ${now}
+      FROM unnest(${entries.map((e) => e[0])}::text[], ${entries.map((e) => e[1].balance)}::float8[],
+        ${entries.map((e) => e[1].at)}::bigint[]) AS v(id, balance, at)
+      WHERE accounts.id = v.id`.execute(db);
+    return;
+  }
+  for (const part of chunk(entries, 500)) {
     const values = sql.join(
       part.map(([id, v]) => sql`(${id}, CAST(${v.balance} AS double precision), CAST(${v.at} AS bigint))`),
     );

@@ -1,6 +1,7 @@
 import type { NotificationPayload, RenderedMessage } from '../channels/types.js';
 import { LEVELS, type EventType, type Level } from '../domain/events.js';
 import { formatMoney } from '../domain/money.js';
+import { dateTimeFormat, numberFormat } from '../domain/intl.js';
 
 // Human-readable notifications (title, plain text, HTML e-mail) in the workspace's language (SPEC §4).
 //
@@ -319,7 +320,7 @@ function oneLine(s: string, max = 200): string {
 function money(amount: number, currency: string | null, intl: string): string {
   const unit = currency?.trim();
   if (unit) return formatMoney(amount, unit, intl);
-  return new Intl.NumberFormat(intl, { maximumFractionDigits: 4 }).format(amount);
+  return numberFormat(intl, { maximumFractionDigits: 4 }).format(amount);
 }
 
 function runwayText(days: number, s: LocaleStrings): string {
@@ -327,14 +328,14 @@ function runwayText(days: number, s: LocaleStrings): string {
   if (hours < 1) return s.runway.lessThanHour;
   if (days < 1) {
     const h = Math.round(hours);
-    return s.runway.hours(new Intl.NumberFormat(s.intl).format(h), h);
+    return s.runway.hours(numberFormat(s.intl).format(h), h);
   }
   const d = Math.round(days * 10) / 10;
-  return s.runway.days(new Intl.NumberFormat(s.intl, { maximumFractionDigits: 1 }).format(d), d);
+  return s.runway.days(numberFormat(s.intl, { maximumFractionDigits: 1 }).format(d), d);
 }
 
 function dateParts(date: Date, timeZone: string): { text: string; zone: string } {
-  const fmt = new Intl.DateTimeFormat('en-CA', {
+  const fmt = dateTimeFormat('en-CA', {
     timeZone,
     year: 'numeric',
     month: '2-digit',

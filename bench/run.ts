@@ -293,7 +293,7 @@ async function main(): Promise<void> {
     '| measurement | result | target (SPEC §8) |',
     '| --- | --- | --- |',
   ];
-  header.forEach((h) => console.log(h));
+  for (const h of header) console.log(h);
   await benchIngest('SQLite', undefined);
   await benchLatencyAndThroughput('SQLite', undefined);
   const bin = findPgBin();

@@ -3,7 +3,7 @@ import type { ChannelType } from './types.js';
 import { webhookChannel } from './webhook.js';
 
 // Every channel type, by its `type`. A new integration is one file plus one line here.
-// biome-ignore lint/suspicious/noExplicitAny: each entry has its own config type; the registry erases it
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own config type; the registry erases it
 const CHANNELS: ChannelType<any>[] = [webhookChannel, emailChannel];
 
 export const channelRegistry: ReadonlyMap<string, ChannelType<Record<string, unknown>>> = new Map(

@@ -310,7 +310,7 @@ function isLevel(x: string | null): x is Level {
 /** User-supplied names go into one-line titles: no control characters or line breaks, bounded length. */
 function oneLine(s: string, max = 200): string {
   const clean = s
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+    // eslint-disable-next-line no-control-regex -- stripping control characters is the point
     .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

@@ -52,6 +52,17 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'balancewatch_account_runway_seconds',
+      help: 'Time until the balance runs out at the current spend rate, per account (absent while unknown or not spending).',
+      labelNames: ['workspace_id', 'account_id'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await db.selectFrom('accounts').select(['id', 'workspace_id', 'runway_days']).where('runway_days', 'is not', null).execute();
+        this.reset();
+        for (const r of rows) this.set({ workspace_id: r.workspace_id, account_id: r.id }, r.runway_days! * 86_400);
+      },
+    });
+    new Gauge({
       name: 'balancewatch_deliveries_dead',
       help: 'Deliveries given up on (dead-letter): alert on any increase.',
       registers: [this.registry],

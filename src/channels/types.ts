@@ -14,6 +14,9 @@ export interface NotificationPayload {
   level: string | null;
   threshold: number | null;
   runway_days?: number | null;
+  /** Spend per day over the trailing window, and in the last hour (forecast events). */
+  spend_per_day?: number | null;
+  spend_last_hour?: number | null;
   episode: number;
   reminder: number;
   /** Free text for `test` notifications. */

@@ -34,6 +34,8 @@ export function webhookBody(n: OutgoingNotification): string {
     level: p.level,
     threshold: p.threshold,
     ...(p.runway_days !== undefined ? { runway_days: p.runway_days } : {}),
+    ...(p.spend_per_day !== undefined ? { spend_per_day: p.spend_per_day } : {}),
+    ...(p.spend_last_hour !== undefined && p.type === 'spend.spike' ? { spend_last_hour: p.spend_last_hour } : {}),
     message: { title: n.message.title, text: n.message.text },
   });
 }

@@ -29,6 +29,11 @@ const settingsShape = {
   repeat_interval: duration.nullable(),
   min_notify_interval: duration,
   runway_days: z.number().finite().gt(0).max(365),
+  notify_runway: z.boolean(),
+  runway_window: duration,
+  notify_spike: z.boolean(),
+  spike_factor: z.number().finite().gt(1).max(1000),
+  spike_min_amount: amount.nullable(),
 };
 
 export const notificationSettingsSchema = z.object(settingsShape).strict();
@@ -48,7 +53,17 @@ export const DEFAULT_SETTINGS: NotificationSettings = {
   repeat_interval: null,
   min_notify_interval: '10m',
   runway_days: 3,
+  notify_runway: true,
+  runway_window: '24h',
+  notify_spike: true,
+  spike_factor: 3,
+  spike_min_amount: null,
 };
+
+/** Settings as stored: fields added since they were saved take their defaults. */
+export function parseStoredSettings(text: string): NotificationSettings {
+  return { ...DEFAULT_SETTINGS, ...(JSON.parse(text) as Partial<NotificationSettings>) };
+}
 
 export class SettingsError extends Error {
   constructor(
@@ -94,6 +109,9 @@ function sortLevels<T extends { below: number }>(levels: readonly T[]): T[] {
 export function validateSettings(s: NotificationSettings): void {
   const repeat = s.repeat_interval ? parseDuration(s.repeat_interval) : null;
   const floor = parseDuration(s.min_notify_interval) ?? 0;
+  const window = parseDuration(s.runway_window) ?? 0;
+  if (window < 3_600_000 || window > 7 * 86_400_000)
+    throw new SettingsError(`runway_window (${s.runway_window}) must be between 1h and 7d`, 'runway_window');
   if (repeat && repeat < floor)
     throw new SettingsError(
       `repeat_interval (${s.repeat_interval}) cannot be shorter than min_notify_interval (${s.min_notify_interval})`,
@@ -149,4 +167,19 @@ export function compileThresholdRule(s: NotificationSettings): ThresholdRule {
 /** Workspace settings with an account's overrides on top. */
 export function effectiveSettings(workspace: NotificationSettings, accountRules: SettingsPatch | null): NotificationSettings {
   return accountRules ? applySettingsPatch(workspace, accountRules) : workspace;
+}
+
+/** The forecast rules (SPEC §3.2) compiled from settings. */
+export interface ForecastRules {
+  runway: { enabled: boolean; days: number; windowMs: number; floorMs: number };
+  spike: { enabled: boolean; factor: number; minAmount: number; floorMs: number };
+}
+
+export function compileForecastRules(s: NotificationSettings): ForecastRules {
+  const floorMs = parseDuration(s.min_notify_interval) ?? 0;
+  return {
+    runway: { enabled: s.notify_runway, days: s.runway_days, windowMs: parseDuration(s.runway_window) ?? 86_400_000, floorMs },
+    // Default minimum: a tenth of the low-balance line, so pennies of noise on an idle account are no "spike".
+    spike: { enabled: s.notify_spike, factor: s.spike_factor, minAmount: s.spike_min_amount ?? s.low_balance_threshold * 0.1, floorMs },
+  };
 }

@@ -1,27 +1,50 @@
 import type { Kysely } from 'kysely';
+import type { NotificationPayload } from '../channels/types.js';
 import { type AlertState, INITIAL_ALERT_STATE, type Notification, type Transition } from '../domain/alert-state.js';
+import { evaluateCondition } from '../domain/condition.js';
 import { newId } from '../domain/ids.js';
 import {
+  compileForecastRules,
   compileThresholdRule,
   effectiveSettings,
+  type ForecastRules,
   type NotificationSettings,
+  parseStoredSettings,
   type SettingsPatch,
   type ThresholdRule,
 } from '../domain/settings.js';
+import {
+  DEFAULT_SPEND_OPTIONS,
+  EMPTY_SPEND,
+  estimateSpend,
+  recordSpend,
+  runwayDays,
+  type SpendEstimate,
+  type SpendState,
+  suggestedThreshold,
+} from '../domain/spend.js';
 import { evaluateBalance, evaluateTick, nextReminderAt } from '../domain/threshold.js';
-import type { NotificationPayload } from '../channels/types.js';
 import type { AccountsTable, AlertsTable, Database, DeliveriesTable } from '../store/schema.js';
 import { type ChannelRow, deliveryRows, insertDeliveries } from './deliveries.js';
 
-// Runs the alert state machine for a set of accounts inside one transaction and buffers what it decides
-// (alert rows, outbox rows) so they are written in bulk and commit together: the transactional outbox.
+// Runs the alert state machines for a set of accounts inside one transaction and buffers what they decide
+// (alert rows, outbox rows, spend estimates) so they are written in bulk and commit together: the transactional
+// outbox. Rules: the low-balance threshold (SPEC §3.1), runway and spend spike (§3.2).
 
 export const LOW_BALANCE_RULE = 'balance.low';
+export const RUNWAY_RULE = 'balance.runway_low';
+export const SPIKE_RULE = 'spend.spike';
+const RULES = [LOW_BALANCE_RULE, RUNWAY_RULE, SPIKE_RULE];
 
 export type AccountForEval = Pick<
   AccountsTable,
-  'id' | 'workspace_id' | 'name' | 'external_id' | 'currency' | 'top_up_url' | 'rules'
+  'id' | 'workspace_id' | 'name' | 'external_id' | 'currency' | 'top_up_url' | 'rules' | 'spend'
 >;
+
+interface CompiledRules {
+  threshold: ThresholdRule;
+  forecast: ForecastRules;
+}
 
 interface WorkspaceForEval {
   id: string;
@@ -30,7 +53,7 @@ interface WorkspaceForEval {
   locale: string;
   time_zone: string;
   settings: NotificationSettings;
-  rule: ThresholdRule;
+  rules: CompiledRules;
   channels: ChannelRow[];
 }
 
@@ -40,13 +63,30 @@ export interface EvalOutcome {
   notifications: Notification[];
 }
 
+/** What the account row keeps of its forecasts after this evaluation. */
+export interface AccountForecast {
+  spend: string;
+  spend_per_day: number | null;
+  runway_days: number | null;
+  suggested_threshold: number | null;
+}
+
 const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+const alertKey = (accountId: string, rule: string) => `${accountId}\0${rule}`;
+
+function compile(settings: NotificationSettings): CompiledRules {
+  return { threshold: compileThresholdRule(settings), forecast: compileForecastRules(settings) };
+}
 
 export class Evaluator {
   private readonly workspaces = new Map<string, WorkspaceForEval>();
   private readonly alerts = new Map<string, AlertsTable>();
+  private readonly loaded = new Set<string>();
   private readonly dirty = new Set<string>();
+  private readonly spend = new Map<string, SpendState>();
   private readonly outbox: DeliveriesTable[] = [];
+  /** Forecasts changed by this evaluation, by account id: the caller stores them on the account rows. */
+  readonly forecasts = new Map<string, AccountForecast>();
   notificationCount = 0;
 
   constructor(
@@ -68,7 +108,7 @@ export class Evaluator {
           .execute(),
       ]);
       for (const w of rows) {
-        const settings = JSON.parse(w.settings) as NotificationSettings;
+        const settings = parseStoredSettings(w.settings);
         this.workspaces.set(w.id, {
           id: w.id,
           name: w.name,
@@ -76,77 +116,130 @@ export class Evaluator {
           locale: w.locale,
           time_zone: w.time_zone,
           settings,
-          rule: compileThresholdRule(settings),
+          rules: compile(settings),
           channels: channels.filter((c) => c.workspace_id === w.id),
         });
       }
     }
-    const accIds = accounts.map((a) => a.id).filter((id) => !this.alerts.has(id));
+    const accIds = accounts.map((a) => a.id).filter((id) => !this.loaded.has(id));
     for (const ids of chunk(accIds, 500)) {
-      const rows = await this.db
-        .selectFrom('alerts')
-        .selectAll()
-        .where('account_id', 'in', ids)
-        .where('rule', '=', LOW_BALANCE_RULE)
-        .execute();
-      for (const r of rows) this.alerts.set(r.account_id, r);
+      const rows = await this.db.selectFrom('alerts').selectAll().where('account_id', 'in', ids).execute();
+      for (const r of rows) this.alerts.set(alertKey(r.account_id, r.rule), r);
     }
+    for (const id of accIds) this.loaded.add(id);
   }
 
-  private ruleFor(account: AccountForEval, ws: WorkspaceForEval): ThresholdRule {
-    if (!account.rules) return ws.rule;
+  private rulesFor(account: AccountForEval, ws: WorkspaceForEval): CompiledRules {
+    if (!account.rules) return ws.rules;
     try {
-      return compileThresholdRule(effectiveSettings(ws.settings, JSON.parse(account.rules) as SettingsPatch));
+      return compile(effectiveSettings(ws.settings, JSON.parse(account.rules) as SettingsPatch));
     } catch {
       // An override that no longer fits the workspace's levels (validated when saved): fall back to the workspace.
-      return ws.rule;
+      return ws.rules;
     }
   }
 
-  /** A new newest balance for the account (call prepare() first). */
+  private workspaceOf(account: AccountForEval): WorkspaceForEval {
+    const ws = this.workspaces.get(account.workspace_id);
+    if (!ws) throw new Error(`workspace ${account.workspace_id} was not prepared`);
+    return ws;
+  }
+
+  /** A new newest balance for the account (call prepare() first). Evaluates every rule. */
   applyBalance(account: AccountForEval, balance: number, observedAt: number): EvalOutcome {
-    return this.apply(account, balance, observedAt, (s, rule) => evaluateBalance(s, balance, rule, this.now));
+    const ws = this.workspaceOf(account);
+    const rules = this.rulesFor(account, ws);
+    const previous = this.spend.get(account.id) ?? (account.spend ? (JSON.parse(account.spend) as SpendState) : EMPTY_SPEND);
+    const spend = recordSpend(previous, balance, observedAt);
+    this.spend.set(account.id, spend);
+    const f = rules.forecast;
+    const est = estimateSpend(spend, observedAt, { ...DEFAULT_SPEND_OPTIONS, windowMs: f.runway.windowMs });
+    const runway = runwayDays(balance, est.spendPerDay);
+    this.forecasts.set(account.id, {
+      spend: JSON.stringify(spend),
+      spend_per_day: est.spendPerDay,
+      runway_days: runway !== null && Number.isFinite(runway) ? runway : null,
+      suggested_threshold: suggestedThreshold(est),
+    });
+    const extra = forecastFields(est, runway);
+    const low = this.step(account, ws, LOW_BALANCE_RULE, balance, observedAt, extra, (s) =>
+      evaluateBalance(s, balance, rules.threshold, this.now),
+    );
+
+    // Runway: fires below N days, resolves above 1.2 × N (hysteresis); unknown (short history) changes nothing.
+    this.step(account, ws, RUNWAY_RULE, balance, observedAt, extra, (s) =>
+      evaluateCondition(
+        s,
+        {
+          breached: runway !== null && balance > 0 && runway < f.runway.days,
+          cleared: runway !== null && runway > f.runway.days * 1.2,
+          threshold: f.runway.days,
+        },
+        { enabled: f.runway.enabled, event: 'balance.runway_low', resolveEvent: 'balance.runway_recovered', level: 'warning', floorMs: f.runway.floorMs },
+        this.now,
+      ),
+    );
+
+    // Spend spike: the last hour above K × the hourly average of the week before it, and above a minimum amount.
+    const line = est.baselineHourly !== null ? est.baselineHourly * f.spike.factor : null;
+    this.step(account, ws, SPIKE_RULE, balance, observedAt, extra, (s) =>
+      evaluateCondition(
+        s,
+        {
+          breached: line !== null && est.lastHour !== null && est.lastHour > line && est.lastHour > f.spike.minAmount,
+          cleared: line !== null && est.lastHour !== null && (est.lastHour <= line || est.lastHour <= f.spike.minAmount),
+          threshold: line ?? 0,
+        },
+        { enabled: f.spike.enabled, event: 'spend.spike', resolveEvent: null, level: 'warning', floorMs: f.spike.floorMs },
+        this.now,
+      ),
+    );
+    return low;
   }
 
   /** No new sample: only reminders can come due. */
   applyTick(account: AccountForEval, balance: number | null): EvalOutcome {
-    return this.apply(account, balance, this.now, (s, rule) => evaluateTick(s, rule, this.now));
+    const ws = this.workspaceOf(account);
+    const rules = this.rulesFor(account, ws);
+    return this.step(account, ws, LOW_BALANCE_RULE, balance, this.now, {}, (s) => evaluateTick(s, rules.threshold, this.now));
   }
 
-  private apply(
+  private step(
     account: AccountForEval,
+    ws: WorkspaceForEval,
+    rule: string,
     balance: number | null,
     observedAt: number,
-    step: (s: AlertState, rule: ThresholdRule) => Transition,
+    extra: Partial<NotificationPayload>,
+    run: (s: AlertState) => Transition,
   ): EvalOutcome {
-    const ws = this.workspaces.get(account.workspace_id);
-    if (!ws) throw new Error(`workspace ${account.workspace_id} was not prepared`);
-    const rule = this.ruleFor(account, ws);
-    const row = this.alerts.get(account.id);
+    const key = alertKey(account.id, rule);
+    const row = this.alerts.get(key);
     const prev: AlertState = row ? (JSON.parse(row.state) as AlertState) : INITIAL_ALERT_STATE;
-    const t = step(prev, rule);
+    const t = run(prev);
     if (!t.changed && t.notifications.length === 0) return { status: prev.status, level: prev.level, notifications: [] };
 
     const alertId = row?.id ?? newId('al');
     const next = t.next;
     const startedFiring = prev.status !== 'firing' && next.status === 'firing';
     const resolved = prev.status === 'firing' && next.status === 'ok';
-    this.alerts.set(account.id, {
+    const threshold = rule === LOW_BALANCE_RULE ? this.rulesFor(account, ws).threshold : null;
+    this.alerts.set(key, {
       id: alertId,
       account_id: account.id,
       workspace_id: account.workspace_id,
-      rule: LOW_BALANCE_RULE,
+      rule,
       status: next.status,
       level: next.level,
       episode: next.episode,
       state: JSON.stringify(next),
-      next_check_at: nextReminderAt(next, rule),
+      next_check_at: threshold ? nextReminderAt(next, threshold) : null,
       balance,
       fired_at: startedFiring ? this.now : (row?.fired_at ?? null),
       resolved_at: resolved ? this.now : startedFiring ? null : (row?.resolved_at ?? null),
       updated_at: this.now,
     });
-    this.dirty.add(account.id);
+    this.dirty.add(key);
 
     for (const n of t.notifications) {
       const payload: NotificationPayload = {
@@ -160,6 +253,7 @@ export class Evaluator {
         threshold: n.threshold,
         episode: n.episode,
         reminder: n.reminder,
+        ...extra,
       };
       this.outbox.push(...deliveryRows(alertId, account.id, n, payload, ws.channels, this.now));
       this.notificationCount += 1;
@@ -169,7 +263,7 @@ export class Evaluator {
 
   /** Writes changed alerts and the outbox rows. Returns how many deliveries were queued. */
   async flush(): Promise<number> {
-    const rows = [...this.dirty].map((id) => this.alerts.get(id)!);
+    const rows = [...this.dirty].map((k) => this.alerts.get(k)!);
     for (const part of chunk(rows, 200)) {
       await this.db
         .insertInto('alerts')
@@ -195,3 +289,13 @@ export class Evaluator {
     return queued;
   }
 }
+
+function forecastFields(est: SpendEstimate, runway: number | null): Partial<NotificationPayload> {
+  return {
+    runway_days: runway !== null && Number.isFinite(runway) ? Math.round(runway * 100) / 100 : null,
+    spend_per_day: est.spendPerDay !== null ? Math.round(est.spendPerDay * 100) / 100 : null,
+    spend_last_hour: est.lastHour !== null ? Math.round(est.lastHour * 100) / 100 : null,
+  };
+}
+
+export { RULES };

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { parseAmount } from '../domain/money.js';
 import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
+import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
 import { type AccountForEval, Evaluator } from './evaluator.js';
 
 // Push ingest (SPEC §7.2 POST /balances): resolve every sample's account, store the samples, run the state
@@ -49,6 +50,7 @@ const ACCOUNT_COLS = [
   'quota_per_unit',
   'balance',
   'observed_at',
+  'spend',
 ] as const;
 
 const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
@@ -221,7 +223,7 @@ export async function ingestSamples(
       results[i] = { ...base, result: 'applied', alert: { status: outcome.status, level: outcome.level } };
       applied += 1;
     }
-    await updateLatestBalances(trx, dialect, newest, now);
+    await writeAccountUpdates(trx, dialect, mergeUpdates(newest, evaluator.forecasts), now);
     const queuedDeliveries = await evaluator.flush();
     return { results, applied, queuedDeliveries };
   });
@@ -252,29 +254,4 @@ async function insertSamples(db: Kysely<Database>, dialect: DialectName, rows: S
     out.push(...res);
   }
   return out;
-}
-
-/** One statement per chunk instead of one per account. */
-async function updateLatestBalances(
-  db: Kysely<Database>,
-  dialect: DialectName,
-  newest: Map<string, { balance: number; at: number }>,
-  now: number,
-): Promise<void> {
-  const entries = [...newest.entries()];
-  if (entries.length === 0) return;
-  if (dialect === 'postgres') {
-    await sql`UPDATE accounts SET balance = v.balance, observed_at = v.at, updated_at = ${now}
-      FROM unnest(${entries.map((e) => e[0])}::text[], ${entries.map((e) => e[1].balance)}::float8[],
-        ${entries.map((e) => e[1].at)}::bigint[]) AS v(id, balance, at)
-      WHERE accounts.id = v.id`.execute(db);
-    return;
-  }
-  for (const part of chunk(entries, 500)) {
-    const values = sql.join(
-      part.map(([id, v]) => sql`(${id}, CAST(${v.balance} AS double precision), CAST(${v.at} AS bigint))`),
-    );
-    await sql`UPDATE accounts SET balance = v.column2, observed_at = v.column3, updated_at = ${now}
-      FROM (VALUES ${values}) AS v WHERE accounts.id = v.column1`.execute(db);
-  }
 }

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { DialectName } from '../store/db.js';
 import type { Database } from '../store/schema.js';
+import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
 import { Evaluator, LOW_BALANCE_RULE } from './evaluator.js';
 
 // Evaluations not driven by a new sample: a settings change (SPEC §3.1 "changing a rule re-evaluates the latest
 // balance at once") and reminders coming due (repeat_interval).
 
-const ACCOUNT_COLS = ['id', 'workspace_id', 'name', 'external_id', 'currency', 'top_up_url', 'rules', 'balance', 'observed_at'] as const;
+const ACCOUNT_COLS = ['id', 'workspace_id', 'name', 'external_id', 'currency', 'top_up_url', 'rules', 'balance', 'observed_at', 'spend'] as const;
 
 async function lockedAccounts(trx: Kysely<Database>, dialect: DialectName, where: { workspaceId?: string; ids?: string[] }) {
   let q = trx.selectFrom('accounts').select(ACCOUNT_COLS).orderBy('id');
@@ -29,6 +30,8 @@ export async function reevaluate(
     const ev = new Evaluator(trx, now);
     await ev.prepare(accounts);
     for (const a of accounts) ev.applyBalance(a, a.balance!, a.observed_at ?? now);
+    // The rules (e.g. the runway window) may change the forecasts too.
+    await writeAccountUpdates(trx, dialect, mergeUpdates(new Map(), ev.forecasts), now);
     return ev.flush();
   });
 }

@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import * as m0001 from './migrations/0001_initial.js';
+import * as m0002 from './migrations/0002_spend.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -76,6 +77,7 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): SqliteDatabase 
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_spend': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -38,6 +38,11 @@ export interface AccountsTable {
   top_up_url: string | null;
   balance: number | null;
   observed_at: number | null;
+  /** Rolling spend state (domain/spend.ts) as JSON, and the estimates derived from it at the newest sample. */
+  spend: string | null;
+  spend_per_day: number | null;
+  runway_days: number | null;
+  suggested_threshold: number | null;
   created_at: number;
   updated_at: number;
 }

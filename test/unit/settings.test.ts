@@ -34,6 +34,11 @@ describe('DEFAULT_SETTINGS', () => {
       repeat_interval: null,
       min_notify_interval: '10m',
       runway_days: 3,
+      notify_runway: true,
+      runway_window: '24h',
+      notify_spike: true,
+      spike_factor: 3,
+      spike_min_amount: null,
     });
     expect(notificationSettingsSchema.parse(DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { newId } from '../../domain/ids.js';
-import { effectiveSettings, type NotificationSettings, type SettingsPatch, settingsAt, settingsPatchSchema } from '../../domain/settings.js';
+import { effectiveSettings, parseStoredSettings, type SettingsPatch, settingsAt, settingsPatchSchema } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
 import type { AccountsTable } from '../../store/schema.js';
 import { assertWorkspaceAccess, scopeWorkspace } from '../auth.js';
@@ -47,7 +47,7 @@ function checkSource(source: { type: string }): void {
 
 type AlertBrief = { status: string; level: string | null; episode: number } | null;
 
-export function accountView(a: AccountsTable, alert: AlertBrief) {
+export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown }, alert: AlertBrief) {
   return {
     id: a.id,
     workspace_id: a.workspace_id,
@@ -61,10 +61,11 @@ export function accountView(a: AccountsTable, alert: AlertBrief) {
     balance: a.balance,
     observed_at: iso(a.observed_at),
     alert: alert ? { status: alert.status, level: alert.level, episode: alert.episode } : { status: 'ok', level: null, episode: 0 },
-    // Forecasts (issue: forecasts) fill these; null means not known yet.
-    spend_per_day: null,
-    runway_days: null,
-    suggested_threshold: null,
+    // Forecasts at the newest sample (SPEC §3.2); null while the history is too short. runway_days is also null
+    // when nothing is being spent (spend_per_day 0): the balance does not run out.
+    spend_per_day: a.spend_per_day === null ? null : Math.round(a.spend_per_day * 10_000) / 10_000,
+    runway_days: a.runway_days === null ? null : Math.round(a.runway_days * 100) / 100,
+    suggested_threshold: a.suggested_threshold,
     created_at: iso(a.created_at),
     updated_at: iso(a.updated_at),
   };
@@ -87,7 +88,7 @@ export function accountRoutes(app: App, d: Deps): void {
   const validateRules = async (workspaceId: string, rules: SettingsPatch | null | undefined) => {
     if (!rules) return;
     const w = await db.selectFrom('workspaces').select('settings').where('id', '=', workspaceId).executeTakeFirstOrThrow();
-    settingsAt('rules', () => effectiveSettings(JSON.parse(w.settings) as NotificationSettings, rules)); // SettingsError → 400
+    settingsAt('rules', () => effectiveSettings(parseStoredSettings(w.settings), rules)); // SettingsError → 400
   };
 
   app.post('/api/v1/accounts', { schema: { body: createBody, tags: ['accounts'] } }, async (req, reply) => {
@@ -111,6 +112,10 @@ export function accountRoutes(app: App, d: Deps): void {
       top_up_url: b.top_up_url ?? null,
       balance: null,
       observed_at: null,
+      spend: null,
+      spend_per_day: null,
+      runway_days: null,
+      suggested_threshold: null,
       created_at: now,
       updated_at: now,
     };

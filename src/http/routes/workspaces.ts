@@ -3,7 +3,7 @@ import { newId } from '../../domain/ids.js';
 import {
   applySettingsPatch,
   DEFAULT_SETTINGS,
-  type NotificationSettings,
+  parseStoredSettings,
   settingsAt,
   settingsPatchSchema,
 } from '../../domain/settings.js';
@@ -140,13 +140,13 @@ export function workspaceRoutes(app: App, d: Deps): void {
   const settingsPath = '/api/v1/workspaces/:id/notification-settings';
   app.get(settingsPath, { schema: { params: idParams, tags: ['notification settings'] } }, async (req) => {
     assertWorkspaceAccess(req, req.params.id);
-    return JSON.parse((await load(req.params.id)).settings) as NotificationSettings;
+    return parseStoredSettings((await load(req.params.id)).settings);
   });
 
   app.patch(settingsPath, { schema: { params: idParams, body: settingsPatchSchema, tags: ['notification settings'] } }, async (req) => {
     assertWorkspaceAccess(req, req.params.id);
     const w = await load(req.params.id);
-    const next = applySettingsPatch(JSON.parse(w.settings) as NotificationSettings, req.body);
+    const next = applySettingsPatch(parseStoredSettings(w.settings), req.body);
     const now = Date.now();
     await db.updateTable('workspaces').set({ settings: JSON.stringify(next), updated_at: now }).where('id', '=', w.id).execute();
     const queued = await reevaluate(db, dialect, { workspaceId: w.id }, now);

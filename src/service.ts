@@ -6,6 +6,7 @@ import { channelRegistry } from './channels/registry.js';
 import type { ChannelContext } from './channels/types.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { sendDueReminders } from './engine/reevaluate.js';
+import { downsampleSlice } from './engine/retention.js';
 import { buildHttpApp } from './http/app.js';
 import type { App } from './http/types.js';
 import { Metrics } from './metrics.js';
@@ -109,6 +110,21 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       }
     };
 
+    // Downsampling old history: a few day-slices per minute until caught up, then one check a minute.
+    let retentionTimer: NodeJS.Timeout | null = null;
+    let pruning = false;
+    const prune = async () => {
+      if (pruning) return;
+      pruning = true;
+      try {
+        for (let i = 0; i < 30; i++) if ((await downsampleSlice(store.db, Date.now(), config.rawHistoryMs)) === null) break;
+      } catch (err) {
+        logger.error({ err }, 'downsampling sample history failed; will retry');
+      } finally {
+        pruning = false;
+      }
+    };
+
     let closed = false;
     return {
       app,
@@ -121,6 +137,8 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
           dispatcher.start();
           reminderTimer = setInterval(() => void sweep(), 5_000);
           reminderTimer.unref();
+          retentionTimer = setInterval(() => void prune(), 60_000);
+          retentionTimer.unref();
         }
         return url.replace('0.0.0.0', '127.0.0.1');
       },
@@ -128,6 +146,7 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
         if (closed) return;
         closed = true;
         if (reminderTimer) clearInterval(reminderTimer);
+        if (retentionTimer) clearInterval(retentionTimer);
         await app.close();
         await dispatcher.stop();
         await http.close();

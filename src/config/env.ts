@@ -41,6 +41,7 @@ const envSchema = z.object({
   BALANCEWATCH_RETRY_MAX: duration('BALANCEWATCH_RETRY_MAX').default(10 * 60_000),
   BALANCEWATCH_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   BALANCEWATCH_OUTBOUND_TIMEOUT: duration('BALANCEWATCH_OUTBOUND_TIMEOUT').default(10_000),
+  BALANCEWATCH_RAW_HISTORY: duration('BALANCEWATCH_RAW_HISTORY').default(30 * 86_400_000),
 });
 
 export interface AppConfig {
@@ -56,6 +57,8 @@ export interface AppConfig {
   logLevel: string;
   delivery: { giveUpMs: number; retryBaseMs: number; retryMaxMs: number; concurrency: number };
   outboundTimeoutMs: number;
+  /** How long samples are kept raw before being downsampled to one per hour. */
+  rawHistoryMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -86,5 +89,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       concurrency: e.BALANCEWATCH_DISPATCH_CONCURRENCY,
     },
     outboundTimeoutMs: e.BALANCEWATCH_OUTBOUND_TIMEOUT,
+    rawHistoryMs: e.BALANCEWATCH_RAW_HISTORY,
   };
 }

@@ -3,11 +3,13 @@
 // never scans samples. Spend is the sum of decreases; rises (top-ups, refunds) are not negative spend.
 
 export const HOUR = 3_600_000;
+const FIVE_MIN = 300_000;
 export const DAY = 24 * HOUR;
+const MINS_KEPT = 26; // 5-minute buckets: the last hour (spike detection) with room for partial buckets
 const HOURS_KEPT = 26; // a 24 h window plus the partial buckets at both ends
 const DAYS_KEPT = 8; // a 7-day baseline plus the partial bucket at its start
 
-/** [bucket index, spend] pairs: hours are floor(t / HOUR), days floor(t / DAY). Sparse: no zero entries. */
+/** [bucket index, spend] pairs: index = floor(t / bucket size). Sparse: no zero entries. */
 type Buckets = [number, number][];
 
 export interface SpendState {
@@ -16,11 +18,12 @@ export interface SpendState {
   samples: number;
   lastAt: number | null;
   lastBalance: number | null;
+  mins: Buckets;
   hours: Buckets;
   days: Buckets;
 }
 
-export const EMPTY_SPEND: SpendState = { since: null, samples: 0, lastAt: null, lastBalance: null, hours: [], days: [] };
+export const EMPTY_SPEND: SpendState = { since: null, samples: 0, lastAt: null, lastBalance: null, mins: [], hours: [], days: [] };
 
 function addSpread(buckets: Buckets, size: number, from: number, to: number, amount: number, keepFrom: number): Buckets {
   // Spread `amount` evenly over (from, to] across buckets of `size` ms, keeping only buckets from `keepFrom` on.
@@ -47,17 +50,27 @@ export function recordSpend(s: SpendState, balance: number, at: number): SpendSt
     samples: Math.min(s.samples + 1, 1_000_000_000),
     lastAt: at,
     lastBalance: balance,
+    mins: addSpread(s.mins ?? [], FIVE_MIN, from, at, spent, at - MINS_KEPT * FIVE_MIN),
     hours: addSpread(s.hours, HOUR, from, at, spent, at - HOURS_KEPT * HOUR),
     days: addSpread(s.days, DAY, from, at, spent, at - DAYS_KEPT * DAY),
   };
 }
 
-/** Spend inside [from, to), assuming spend is even within each bucket. */
-function spendBetween(buckets: Buckets, size: number, from: number, to: number): number {
+/**
+ * Spend inside [from, to), assuming spend is even within the observed part of each bucket: the first bucket
+ * starts at the first sample and the newest one ends at the newest sample, so partial buckets are not diluted.
+ */
+function spendBetween(s: SpendState, buckets: Buckets, size: number, from: number, to: number): number {
   let total = 0;
   for (const [i, amount] of buckets) {
-    const overlap = Math.min(to, (i + 1) * size) - Math.max(from, i * size);
-    if (overlap > 0) total += (amount * overlap) / size;
+    const lo = Math.max(i * size, s.since ?? i * size);
+    const hi = Math.min((i + 1) * size, s.lastAt ?? (i + 1) * size);
+    if (hi <= lo) {
+      if (from <= lo && lo < to) total += amount; // a bucket observed at a single instant
+      continue;
+    }
+    const overlap = Math.min(to, hi) - Math.max(from, lo);
+    if (overlap > 0) total += (amount * overlap) / (hi - lo);
   }
   return total;
 }
@@ -88,10 +101,10 @@ export function estimateSpend(s: SpendState, now: number, opts: SpendOptions = D
   const history = now - s.since;
   if (history < opts.minHistoryMs) return unknown;
   const window = Math.min(opts.windowMs, history, HOURS_KEPT * HOUR - 2 * HOUR);
-  const spendPerDay = (spendBetween(s.hours, HOUR, now - window, now) / window) * DAY;
+  const spendPerDay = (spendBetween(s, s.hours, HOUR, now - window, now) / window) * DAY;
   const week = Math.min(7 * DAY, history);
-  const weekSpend = spendBetween(s.days, DAY, now - week, now);
-  const lastHour = spendBetween(s.hours, HOUR, now - HOUR, now);
+  const weekSpend = spendBetween(s, s.days, DAY, now - week, now);
+  const lastHour = spendBetween(s, s.mins ?? [], FIVE_MIN, now - HOUR, now);
   const baselineSpan = week - HOUR;
   const baselineHourly = baselineSpan >= opts.minBaselineMs ? (Math.max(0, weekSpend - lastHour) / baselineSpan) * HOUR : null;
   return { spendPerDay, typicalPerDay: (weekSpend / week) * DAY, lastHour, baselineHourly };

@@ -27,6 +27,8 @@ interface Vars {
   level: string | null;
   /** "about 2.5 days" / "约 2.5 天", null when unknown. */
   runway: string | null;
+  /** Spend per day ("$144.00/day" / "US$144.00/天"), null when unknown. */
+  rate: string | null;
   reminder: number;
 }
 
@@ -54,6 +56,8 @@ interface LocaleStrings {
     level: string;
     threshold: string;
     runway: string;
+    rate: string;
+    lastHour: string;
     reminder: string;
     note: string;
     time: string;
@@ -62,6 +66,7 @@ interface LocaleStrings {
   };
   threshold: { below(t: string): string; atOrBelow(t: string): string; recoverAbove(t: string): string };
   runway: { days(n: string, raw: number): string; hours(n: string, raw: number): string; lessThanHour: string };
+  perDay(amount: string): string;
   reminderValue(n: number): string;
   unknownAccount: string;
   topUpButton: string;
@@ -123,7 +128,7 @@ const EN: LocaleStrings = {
     },
     'balance.runway_low': {
       default: (v) =>
-        `At the current spending rate, the balance of ${v.account} runs out in ${v.runway}. Top it up before then.`,
+        `At the current spending rate${v.rate ? ` of ${v.rate}` : ''}, the balance of ${v.account} runs out in ${v.runway}. Top it up before then.`,
       unknown: (v) =>
         `At the current spending rate, the balance of ${v.account} will run out soon. Top it up before then.`,
     },
@@ -157,6 +162,8 @@ const EN: LocaleStrings = {
     level: 'Level',
     threshold: 'Threshold',
     runway: 'Runway',
+    rate: 'Spend rate',
+    lastHour: 'Spent in the last hour',
     reminder: 'Reminder',
     note: 'Note',
     time: 'Time',
@@ -173,6 +180,7 @@ const EN: LocaleStrings = {
     hours: (n, raw) => `about ${n} ${raw === 1 ? 'hour' : 'hours'}`,
     lessThanHour: 'less than an hour',
   },
+  perDay: (amount) => `${amount}/day`,
   reminderValue: (n) => `#${n} (the alert is still firing)`,
   unknownAccount: '(unknown account)',
   topUpButton: 'Top up now',
@@ -229,7 +237,7 @@ const ZH: LocaleStrings = {
       unknown: (v) => `${v.account} 的余额已恢复，余额不足告警已解除。`,
     },
     'balance.runway_low': {
-      default: (v) => `按当前消费速度，${v.account} 的余额预计${v.runway}后用完，请在此之前充值。`,
+      default: (v) => `按当前消费速度${v.rate ? `（${v.rate}）` : ''}，${v.account} 的余额预计${v.runway}后用完，请在此之前充值。`,
       unknown: (v) => `按当前消费速度，${v.account} 的余额即将用完，请尽快充值。`,
     },
     'balance.runway_recovered': {
@@ -259,6 +267,8 @@ const ZH: LocaleStrings = {
     level: '级别',
     threshold: '阈值',
     runway: '预计可用',
+    rate: '消费速度',
+    lastHour: '最近一小时消费',
     reminder: '提醒',
     note: '备注',
     time: '时间',
@@ -275,6 +285,7 @@ const ZH: LocaleStrings = {
     hours: (n) => `约 ${n} 小时`,
     lessThanHour: '不到 1 小时',
   },
+  perDay: (amount) => `${amount}/天`,
   reminderValue: (n) => `第 ${n} 次（告警仍未解除）`,
   unknownAccount: '（未知账户）',
   topUpButton: '立即充值',
@@ -418,6 +429,7 @@ function buildModel(p: NotificationPayload, opts: RenderOptions): Model {
     balance: p.balance !== null && Number.isFinite(p.balance) ? money(p.balance, p.currency, s.intl) : null,
     level: levelWord,
     runway: hasRunway ? runwayText(p.runway_days as number, s) : null,
+    rate: typeof p.spend_per_day === 'number' && Number.isFinite(p.spend_per_day) ? s.perDay(money(p.spend_per_day, p.currency, s.intl)) : null,
     reminder: p.reminder,
   };
   const variant = variantOf(p);
@@ -430,7 +442,10 @@ function buildModel(p: NotificationPayload, opts: RenderOptions): Model {
   facts.push([s.labels.workspace, v.workspace]);
   if (v.balance !== null) facts.push([s.labels.balance, v.balance]);
   if (levelWord) facts.push([s.labels.level, levelWord]);
-  if (p.threshold !== null && Number.isFinite(p.threshold)) {
+  // Forecast events carry a number of days (runway) or an hourly line (spike), not a balance line: the runway and
+  // rate facts below say what matters.
+  const balanceLine = p.type === 'balance.low' || p.type === 'balance.recovered';
+  if (balanceLine && p.threshold !== null && Number.isFinite(p.threshold)) {
     const t = money(p.threshold, p.currency, s.intl);
     const text =
       p.type === 'balance.recovered'
@@ -441,6 +456,9 @@ function buildModel(p: NotificationPayload, opts: RenderOptions): Model {
     facts.push([s.labels.threshold, text]);
   }
   if (v.runway !== null) facts.push([s.labels.runway, v.runway]);
+  if (v.rate !== null && p.type !== 'balance.low') facts.push([s.labels.rate, v.rate]);
+  if (p.type === 'spend.spike' && typeof p.spend_last_hour === 'number')
+    facts.push([s.labels.lastHour, money(p.spend_last_hour, p.currency, s.intl)]);
   if (p.reminder > 0) facts.push([s.labels.reminder, s.reminderValue(p.reminder)]);
   if (p.note?.trim()) facts.push([s.labels.note, p.note.trim()]);
   facts.push([s.labels.time, formatTime(p.occurred_at, p.workspace.time_zone)]);

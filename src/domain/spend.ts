@@ -27,16 +27,21 @@ export const EMPTY_SPEND: SpendState = { since: null, samples: 0, lastAt: null, 
 
 function addSpread(buckets: Buckets, size: number, from: number, to: number, amount: number, keepFrom: number): Buckets {
   // Spread `amount` evenly over (from, to] across buckets of `size` ms, keeping only buckets from `keepFrom` on.
-  const map = new Map<number, number>(buckets.filter(([i]) => (i + 1) * size > keepFrom));
+  // Samples arrive in order, so new spend lands in the newest bucket or after it: append, never re-sort.
+  let first = 0;
+  while (first < buckets.length && (buckets[first]![0] + 1) * size <= keepFrom) first++;
   const start = Math.max(from, keepFrom);
-  if (to > start && amount > 0) {
-    const rate = amount / (to - from);
-    for (let i = Math.floor(start / size); i * size < to; i++) {
-      const overlap = Math.min(to, (i + 1) * size) - Math.max(start, i * size);
-      if (overlap > 0) map.set(i, (map.get(i) ?? 0) + rate * overlap);
-    }
+  if (!(to > start && amount > 0)) return first === 0 ? buckets : buckets.slice(first);
+  const out = buckets.slice(first);
+  const rate = amount / (to - from);
+  for (let i = Math.floor(start / size); i * size < to; i++) {
+    const overlap = Math.min(to, (i + 1) * size) - Math.max(start, i * size);
+    if (overlap <= 0) continue;
+    const last = out[out.length - 1];
+    if (last && last[0] === i) out[out.length - 1] = [i, last[1] + rate * overlap];
+    else out.push([i, rate * overlap]);
   }
-  return [...map.entries()].sort((a, b) => a[0] - b[0]);
+  return out;
 }
 
 /** Records a sample. Samples not newer than the newest seen are ignored (out of order, duplicates). */
@@ -100,8 +105,13 @@ export function estimateSpend(s: SpendState, now: number, opts: SpendOptions = D
   if (s.since === null || s.samples < opts.minSamples) return unknown;
   const history = now - s.since;
   if (history < opts.minHistoryMs) return unknown;
-  const window = Math.min(opts.windowMs, history, HOURS_KEPT * HOUR - 2 * HOUR);
-  const spendPerDay = (spendBetween(s, s.hours, HOUR, now - window, now) / window) * DAY;
+  // Windows up to a day read the hourly buckets; longer ones (runway_window allows up to 7 d) the daily ones.
+  const window = Math.min(opts.windowMs, history, 7 * DAY);
+  const windowSpend =
+    window <= HOURS_KEPT * HOUR - 2 * HOUR
+      ? spendBetween(s, s.hours, HOUR, now - window, now)
+      : spendBetween(s, s.days, DAY, now - window, now);
+  const spendPerDay = (windowSpend / window) * DAY;
   const week = Math.min(7 * DAY, history);
   const weekSpend = spendBetween(s, s.days, DAY, now - week, now);
   const lastHour = spendBetween(s, s.mins ?? [], FIVE_MIN, now - HOUR, now);

@@ -32,6 +32,8 @@ export interface DispatcherDeps {
   pollMs?: number;
 }
 
+const RESOLVE_EVENTS = new Set(['balance.recovered', 'balance.runway_recovered', 'source.recovered']);
+
 type LoadedChannel = ChannelsTable & { decoded: Record<string, unknown> };
 
 type Completion = {
@@ -216,8 +218,10 @@ export class Dispatcher {
     const alert = await this.d.db.selectFrom('alerts').select(['status', 'level', 'episode', 'state']).where('id', '=', row.alert_id).executeTakeFirst();
     if (!alert) return 'the alert no longer exists';
     const state = JSON.parse(alert.state) as AlertState;
-    const stillFiring = row.event === 'balance.low' && state.status === 'firing' && state.episode === row.episode && state.level === row.level;
-    const stillOk = row.event === 'balance.recovered' && state.status === 'ok' && state.episode === row.episode;
+    // A resolving event announces "ok"; every other event announces the firing level of its episode.
+    const resolving = RESOLVE_EVENTS.has(row.event);
+    const stillFiring = !resolving && state.status === 'firing' && state.episode === row.episode && state.level === row.level;
+    const stillOk = resolving && state.status === 'ok' && state.episode === row.episode;
     return stillFiring || stillOk ? null : 'the alert changed state before the anti-spam interval ended';
   }
 

@@ -132,7 +132,12 @@ describe('email through the service and a real SMTP server', () => {
     expect(decoded).toMatch(/\$2\.40/);
     expect(mail!.raw).toMatch(/Content-Type: text\/plain/i);
     expect(mail!.raw).toMatch(/Content-Type: text\/html/i);
-    const d = await svc.api('GET', `/api/v1/deliveries?workspace_id=${w.body.id}`);
+    // The result is recorded just after the SMTP server accepts the message (results are written in batches).
+    let d = await svc.api('GET', `/api/v1/deliveries?workspace_id=${w.body.id}`);
+    for (let i = 0; i < 100 && d.body.data[0]?.status === 'pending'; i++) {
+      await sleep(50);
+      d = await svc.api('GET', `/api/v1/deliveries?workspace_id=${w.body.id}`);
+    }
     expect(d.body.data[0]).toMatchObject({ status: 'delivered', event: 'balance.low', level: 'critical' });
   });
 });

@@ -115,6 +115,38 @@ describe.each(databases())('forecasts on %s', (db) => {
     expect(alerts.map((a: any) => a.rule)).toEqual(['spend.spike']);
   });
 
+  it('a runway re-alert inside the anti-spam interval is deferred to its end and then sent', async () => {
+    const w = await svc.api('POST', '/api/v1/workspaces', { name: 'floor', notification_settings: { min_notify_interval: '3s' } });
+    const rx2 = await new Receiver().start();
+    try {
+      await svc.api('POST', '/api/v1/channels', { workspace_id: w.body.id, name: 'hook', type: 'webhook', url: rx2.url });
+      const id = (await svc.api('POST', '/api/v1/accounts', { workspace_id: w.body.id, name: 'floored' })).body.id;
+      const now = Math.floor(Date.now() / 1000);
+      await push(Array.from({ length: 7 }, (_, i) => ({ account: id, balance: 100 - 10 * i, at: now - 4 * HOUR + i * 1800 })));
+      await rx2.waitFor(1);
+      await push([{ account: id, balance: 100_000, at: now - 60 }]); // top-up: runway recovered
+      await rx2.waitFor(2);
+      await push([{ account: id, balance: 1, at: now - 30 }]); // spending 99,999 in 30 s: runway low again
+      const runway = () => rx2.received.filter((r) => r.body.type.startsWith('balance.runway'));
+      const until = Date.now() + 8000;
+      while (runway().length < 3 && Date.now() < until) await sleep(50);
+      expect(runway().map((r) => r.body.type)).toEqual(['balance.runway_low', 'balance.runway_recovered', 'balance.runway_low']);
+      expect(runway()[2]!.at - runway()[0]!.at).toBeGreaterThanOrEqual(2900);
+      const list = async () => (await svc.api('GET', `/api/v1/deliveries?workspace_id=${w.body.id}&event=balance.runway_low`)).body.data;
+      let d = await list();
+      for (let i = 0; i < 100 && d.some((x: any) => x.status === 'pending'); i++) {
+        await sleep(50); // results are recorded in batches just after the receiver answers
+        d = await list();
+      }
+      expect(d.map((x: any) => [x.status, x.deferred])).toEqual([
+        ['delivered', true],
+        ['delivered', false],
+      ]);
+    } finally {
+      await rx2.close();
+    }
+  });
+
   it('switching runway alerts off in the settings ends a firing runway alert silently', async () => {
     const id = await account('switch');
     const now = Math.floor(Date.now() / 1000);

@@ -6,7 +6,7 @@ import { channelRegistry } from './channels/registry.js';
 import type { ChannelContext } from './channels/types.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { sendDueReminders } from './engine/reevaluate.js';
-import { downsampleSlice } from './engine/retention.js';
+import { downsampleHistory } from './engine/retention.js';
 import { buildHttpApp } from './http/app.js';
 import type { App } from './http/types.js';
 import { Metrics } from './metrics.js';
@@ -117,7 +117,7 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       if (pruning) return;
       pruning = true;
       try {
-        for (let i = 0; i < 30; i++) if ((await downsampleSlice(store.db, Date.now(), config.rawHistoryMs)) === null) break;
+        await downsampleHistory(store.db, Date.now(), config.rawHistoryMs);
       } catch (err) {
         logger.error({ err }, 'downsampling sample history failed; will retry');
       } finally {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downsampleSlice } from '../../src/engine/retention.js';
+import { downsampleHistory, downsampleSlice } from '../../src/engine/retention.js';
 import { databases } from '../helpers/db.js';
 import { type Running, startService } from '../helpers/service.js';
 
@@ -35,12 +35,12 @@ describe.each(databases())('sample history downsampling on %s', (db) => {
 
     let deleted = 0;
     for (let i = 0; i < 10; i++) {
-      const n = await downsampleSlice(dbh, now, 2 * DAY);
+      const n = await downsampleSlice(dbh, now, { olderThanMs: 2 * DAY, bucketMs: HOUR });
       if (n === null) break;
       deleted += n;
     }
     expect(deleted).toBe(30);
-    expect(await downsampleSlice(dbh, now, 2 * DAY)).toBeNull();
+    expect(await downsampleSlice(dbh, now, { olderThanMs: 2 * DAY, bucketMs: HOUR })).toBeNull();
     // One per hour, the newest of each hour.
     for (let h = 0; h < 6; h++) expect(await count(a.body.id, hour0 + h * HOUR, hour0 + (h + 1) * HOUR)).toBe(1);
     const kept = await dbh.selectFrom('samples').select('observed_at').where('account_id', '=', a.body.id).where('observed_at', '<', hour0 + HOUR).execute();
@@ -49,5 +49,21 @@ describe.each(databases())('sample history downsampling on %s', (db) => {
     expect(await count(a.body.id, now - 2 * HOUR, now + HOUR)).toBe(6); // recent history stays raw
     // Forecasts and the balance are unaffected.
     expect((await svc.api('GET', `/api/v1/accounts/${a.body.id}`)).body.balance).toBe(450);
+  });
+
+  it('keeps one sample per day beyond half a year', async () => {
+    const w = await svc.api('POST', '/api/v1/workspaces', { name: 'old history' });
+    const a = await svc.api('POST', '/api/v1/accounts', { workspace_id: w.body.id, name: 'yearly' });
+    const now = Date.now();
+    const day0 = Math.floor((now - 200 * DAY) / DAY) * DAY;
+    const samples = [];
+    for (let h = 0; h < 72; h += 2) samples.push({ account: a.body.id, balance: 100 + h, at: (day0 + h * HOUR + 60_000) / 1000 });
+    samples.push({ account: a.body.id, balance: 1, at: (now - 60_000) / 1000 });
+    expect((await svc.api('POST', '/api/v1/balances', { samples })).status).toBe(200);
+    const dbh = svc.service.store.db;
+    await downsampleHistory(dbh, now, 30 * DAY, 10_000);
+    const kept = await dbh.selectFrom('samples').select(['observed_at', 'balance']).where('account_id', '=', a.body.id).orderBy('observed_at').execute();
+    // The newest sample of each of the three old days, and the recent one.
+    expect(kept.map((r) => r.balance)).toEqual([122, 146, 170, 1]);
   });
 });

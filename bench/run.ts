@@ -309,8 +309,16 @@ async function main(): Promise<void> {
   await benchStartup();
   await benchMemory();
   log('| 10,000 polled accounts at a 60 s interval | not measured yet: pull sources are not implemented | ≤ 5% of one core |');
-  const out = [...header, ...lines, ''].join('\n');
-  writeFileSync(path.join(root, 'bench', 'RESULTS.md'), out);
+  // The hand-written analysis below the table survives re-runs.
+  const file = path.join(root, 'bench', 'RESULTS.md');
+  let analysis = '';
+  try {
+    const old = readFileSync(file, 'utf8');
+    const at = old.indexOf('\n## Where we stand');
+    if (at >= 0) analysis = old.slice(at);
+  } catch {}
+  const out = [...header, ...lines, ''].join('\n') + analysis;
+  writeFileSync(file, out);
   console.log('\nwrote bench/RESULTS.md');
   process.exit(0);
 }

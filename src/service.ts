@@ -6,6 +6,7 @@ import { channelRegistry } from './channels/registry.js';
 import type { ChannelContext } from './channels/types.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { sendDueReminders } from './engine/reevaluate.js';
+import { Periodic } from './engine/periodic.js';
 import { downsampleHistory } from './engine/retention.js';
 import { buildHttpApp } from './http/app.js';
 import type { App } from './http/types.js';
@@ -96,34 +97,15 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
     });
     const app = await buildHttpApp({ config, store, box, metrics, logger, dispatcher, channels: channelRegistry, channelContext });
 
-    let reminderTimer: NodeJS.Timeout | null = null;
-    let sweeping = false;
-    const sweep = async () => {
-      if (sweeping) return;
-      sweeping = true;
-      try {
+    const tasks = [
+      new Periodic('reminder sweep', 5_000, async () => {
         if ((await sendDueReminders(store.db, store.dialect, Date.now())) > 0) dispatcher.wake();
-      } catch (err) {
-        logger.error({ err }, 'reminder sweep failed; will retry');
-      } finally {
-        sweeping = false;
-      }
-    };
-
-    // Downsampling old history: a few day-slices per minute until caught up, then one check a minute.
-    let retentionTimer: NodeJS.Timeout | null = null;
-    let pruning = false;
-    const prune = async () => {
-      if (pruning) return;
-      pruning = true;
-      try {
+      }, logger),
+      // Downsampling old history: a batch of day-slices per minute until caught up.
+      new Periodic('downsampling sample history', 60_000, async () => {
         await downsampleHistory(store.db, Date.now(), config.rawHistoryMs);
-      } catch (err) {
-        logger.error({ err }, 'downsampling sample history failed; will retry');
-      } finally {
-        pruning = false;
-      }
-    };
+      }, logger),
+    ];
 
     let closed = false;
     return {
@@ -135,18 +117,14 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
         const url = await app.listen({ port: config.port, host: config.host });
         if (opts.dispatch !== false) {
           dispatcher.start();
-          reminderTimer = setInterval(() => void sweep(), 5_000);
-          reminderTimer.unref();
-          retentionTimer = setInterval(() => void prune(), 60_000);
-          retentionTimer.unref();
+          for (const t of tasks) t.start();
         }
         return url.replace('0.0.0.0', '127.0.0.1');
       },
       async close() {
         if (closed) return;
         closed = true;
-        if (reminderTimer) clearInterval(reminderTimer);
-        if (retentionTimer) clearInterval(retentionTimer);
+        for (const t of tasks) t.stop();
         await app.close();
         await dispatcher.stop();
         await http.close();

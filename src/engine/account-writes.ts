@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { DialectName } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import type { AccountForecast } from './evaluator.js';
+import { chunk } from './chunk.js';
 
 // Writes what an evaluation learnt about accounts (newest balance, forecasts) with one statement per chunk rather
 // than one per account: the hot path of ingest.
@@ -12,7 +13,6 @@ export interface AccountUpdate extends Partial<AccountForecast> {
   observed_at?: number;
 }
 
-const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 
 export function mergeUpdates(balances: Map<string, { balance: number; at: number }>, forecasts: Map<string, AccountForecast>): AccountUpdate[] {
   const out = new Map<string, AccountUpdate>();

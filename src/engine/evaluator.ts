@@ -26,6 +26,7 @@ import {
 import { evaluateBalance, evaluateTick, nextReminderAt } from '../domain/threshold.js';
 import type { AccountsTable, AlertsTable, Database, DeliveriesTable } from '../store/schema.js';
 import { type ChannelRow, deliveryRows, insertDeliveries } from './deliveries.js';
+import { chunk } from './chunk.js';
 
 // Runs the alert state machines for a set of accounts inside one transaction and buffers what they decide
 // (alert rows, outbox rows, spend estimates) so they are written in bulk and commit together: the transactional
@@ -71,7 +72,6 @@ export interface AccountForecast {
   suggested_threshold: number | null;
 }
 
-const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 const alertKey = (accountId: string, rule: string) => `${accountId}\0${rule}`;
 
 function compile(settings: NotificationSettings): CompiledRules {

@@ -4,6 +4,7 @@ import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
 import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
 import { type AccountForEval, Evaluator } from './evaluator.js';
+import { chunk } from './chunk.js';
 
 // Push ingest (SPEC §7.2 POST /balances): resolve every sample's account, store the samples, run the state
 // machine for every sample newer than the account's newest, and commit alerts + outbox rows in one transaction.
@@ -53,7 +54,6 @@ const ACCOUNT_COLS = [
   'spend',
 ] as const;
 
-const chunk = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
 
 /** Resolves `account` (an id, or an external id within `workspace`) for every sample; throws IngestError. */
 async function resolveAccounts(

@@ -26,6 +26,21 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   // The API speaks JSON only: a text/plain body would reach the schemas as a string and fail with a puzzling
   // "expected object" instead of a clear 415.
   app.removeContentTypeParser('text/plain');
+  // Our own JSON parser, for messages that say where the JSON breaks and that a forbidden key is not "invalid JSON".
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(new ApiError(400, 'invalid_json', 'the body is empty; send a JSON object'), undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return done(new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+    if (/"(?:__proto__|constructor)"\s*:/.test(text) && hasForbiddenKey(value))
+      return done(new ApiError(400, 'invalid_request', 'the body contains a forbidden key ("__proto__" or "constructor.prototype")'), undefined);
+    done(null, value);
+  });
   // No name, id or setting legitimately contains U+0000, and PostgreSQL text cannot store it (that would be a 500).
   app.addHook('preValidation', async (req) => {
     for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
@@ -70,4 +85,19 @@ function nulBytePath(root: unknown, base: string): string | null {
     }
   }
   return null;
+}
+
+/** Keys that would pollute prototypes if the body were ever merged into an object. Iterative: bodies may nest deeply. */
+function hasForbiddenKey(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    for (const [k, child] of Object.entries(v)) {
+      if (k === '__proto__') return true;
+      if (k === 'constructor' && child !== null && typeof child === 'object' && 'prototype' in child) return true;
+      stack.push(child);
+    }
+  }
+  return false;
 }

@@ -240,19 +240,19 @@ const CASES: Hostile[] = [
     name: '__proto__ at the top level',
     body: (c) => `{"__proto__":{"polluted":1},"samples":[${JSON.stringify(good(c))}]}`,
     status: 400,
-    code: 'invalid_json',
+    code: 'invalid_request', // valid JSON with a forbidden key: said as such, not as broken JSON
   },
   {
     name: 'constructor.prototype at the top level',
     body: (c) => `{"constructor":{"prototype":{"polluted":1}},"samples":[${JSON.stringify(good(c))}]}`,
     status: 400,
-    code: 'invalid_json',
+    code: 'invalid_request', // valid JSON with a forbidden key: said as such, not as broken JSON
   },
   {
     name: '__proto__ inside a sample',
     body: (c) => `{"samples":[{"__proto__":{"polluted":1},"account":"${c.main}","balance":50,"at":${c.tNew}}]}`,
     status: 400,
-    code: 'invalid_json',
+    code: 'invalid_request', // valid JSON with a forbidden key: said as such, not as broken JSON
   },
   {
     name: '__proto__ in the workspace settings',
@@ -260,7 +260,7 @@ const CASES: Hostile[] = [
     url: settingsUrl,
     body: () => '{"__proto__":{"notify_low_balance":false},"runway_days":4}',
     status: 400,
-    code: 'invalid_json',
+    code: 'invalid_request', // valid JSON with a forbidden key: said as such, not as broken JSON
   },
   // U+0000, which PostgreSQL text cannot hold.
   { name: 'NUL in an account reference', body: (c) => batch(good(c, { account: `${c.main}\u0000` })), status: 400, code: 'invalid_request', detail: 'body.samples.0.account' },

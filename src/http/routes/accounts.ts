@@ -27,7 +27,7 @@ const createBody = z
     quota_per_unit: z.number().finite().positive().max(1e12).nullish(),
     source: sourceSchema.default({ type: 'push' }),
     rules: settingsPatchSchema.nullish(),
-    top_up_url: z.string().url().max(2048).nullish(),
+    top_up_url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).max(2048).nullish(),
   })
   .strict();
 const patchBody = createBody.omit({ workspace_id: true }).partial().strict();

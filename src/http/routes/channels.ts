@@ -57,6 +57,21 @@ function resolveType(d: Deps, type: string | undefined, fields: Record<string, u
   return t;
 }
 
+/** A channel may only be limited to accounts of its own workspace. */
+async function checkAccountIds(d: Deps, workspaceId: string, ids: string[] | null | undefined): Promise<void> {
+  if (!ids || ids.length === 0) return;
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await d.store.db.selectFrom('accounts').select('id').where('workspace_id', '=', workspaceId).where('id', 'in', ids.slice(i, i + 500)).execute();
+    for (const r of rows) found.add(r.id);
+  }
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length > 0)
+    throw new ApiError(400, 'invalid_request', `body.account_ids: no account ${missing.slice(0, 5).map((m) => `"${m}"`).join(', ')} in this workspace`, [
+      { path: 'body.account_ids', message: 'unknown account' },
+    ]);
+}
+
 export function channelView(d: Deps, c: ChannelsTable) {
   const type = d.channels.get(c.type);
   const config = type ? maskConfig(type, decodeConfig(type, c.config, d.box)) : {};
@@ -95,6 +110,7 @@ export function channelRoutes(app: App, d: Deps): void {
     const { fields } = split(b);
     const type = resolveType(d, b.type, fields);
     const config = validateFields(type, fields);
+    await checkAccountIds(d, workspaceId, b.account_ids);
     const now = Date.now();
     const row: ChannelsTable = {
       id: newId('ch'),
@@ -138,7 +154,10 @@ export function channelRoutes(app: App, d: Deps): void {
     if (b.name !== undefined) set.name = b.name;
     if (b.events !== undefined) set.events = b.events ? JSON.stringify(b.events) : null;
     if (b.min_level !== undefined) set.min_level = b.min_level ?? null;
-    if (b.account_ids !== undefined) set.account_ids = b.account_ids ? JSON.stringify(b.account_ids) : null;
+    if (b.account_ids !== undefined) {
+      await checkAccountIds(d, c.workspace_id, b.account_ids);
+      set.account_ids = b.account_ids ? JSON.stringify(b.account_ids) : null;
+    }
     if (b.enabled !== undefined) set.enabled = b.enabled ? 1 : 0;
     await db.updateTable('channels').set(set).where('id', '=', c.id).execute();
     return channelView(d, await load(req, c.id));

@@ -7,11 +7,19 @@ export interface Received {
   headers: IncomingMessage['headers'];
   raw: string;
   body: any;
+  /** X-Balancewatch-Delivery and X-Balancewatch-Event ('' when absent). */
+  key: string;
+  event: string;
+  /** The account's external id in a balancewatch webhook body, else null. */
+  account: string | null;
+  /** The status answered; undefined while the answer is pending (or never sent). */
+  status?: number;
 }
 
-export type Responder = (req: Received, index: number) => { status: number; body?: string; headers?: Record<string, string> } | 'hang';
+export type Answer = { status: number; body?: string; headers?: Record<string, string> };
+export type Responder = (req: Received, index: number) => Answer | 'hang' | Promise<Answer | 'hang'>;
 
-/** A loopback HTTP receiver that records every request and answers as told (default 200 "ok"). */
+/** A loopback HTTP receiver that records every request and answers as told (default 200 "ok"), possibly slowly. */
 export class Receiver {
   readonly received: Received[] = [];
   private server: Server | null = null;
@@ -28,12 +36,26 @@ export class Receiver {
         try {
           body = JSON.parse(raw);
         } catch {}
-        const r: Received = { at: Date.now(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, raw, body };
-        const answer = this.respond(r, this.received.length);
+        const r: Received = {
+          at: Date.now(),
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          body,
+          key: String(req.headers['x-balancewatch-delivery'] ?? ''),
+          event: String(req.headers['x-balancewatch-event'] ?? ''),
+          account: (body as any)?.account?.external_id ?? null,
+        };
+        const index = this.received.length;
         this.received.push(r);
-        if (answer === 'hang') return;
-        res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
-        res.end(answer.body ?? '');
+        void Promise.resolve(this.respond(r, index)).then((answer) => {
+          if (answer === 'hang' || res.destroyed) return;
+          res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+          res.end(answer.body ?? '', () => {
+            r.status = answer.status;
+          });
+        });
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));

@@ -1,12 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { idempotencyKey } from '../../src/domain/idempotency.js';
 import { databases, freshPostgresUrl, type DbKind } from '../helpers/db.js';
 import { killAll, requireBuild, type ServeProcess, startServe } from '../helpers/process.js';
-import { sleep } from '../helpers/receiver.js';
+import { type Received, Receiver, sleep } from '../helpers/receiver.js';
 import { ADMIN_KEY, type Running, startService } from '../helpers/service.js';
 
 // SPEC §8 Reliability and Scale: transactional outbox across kill -9, retries with backoff and Retry-After,
@@ -17,57 +16,12 @@ const SECRET_KEY = 'reliability-test-secret-key-0123456789';
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
 
-interface Hit {
-  at: number;
-  key: string;
-  event: string;
-  account: string | null;
-  headers: IncomingHttpHeaders;
-  body: any;
-  /** The status we answered with; undefined while the answer is pending (or never sent). */
-  status?: number;
-}
-type Answer = { status: number; body?: string; headers?: Record<string, string> };
+type Hit = Received;
 
-/** A loopback webhook receiver whose answers may be asynchronous (slow receivers), recording every request. */
-class Rx {
-  readonly hits: Hit[] = [];
-  respond: (hit: Hit, index: number) => Answer | Promise<Answer> = () => ({ status: 200, body: 'ok' });
-  url = '';
-  private server: Server | null = null;
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        let body: any = raw;
-        try {
-          body = JSON.parse(raw);
-        } catch {}
-        const hit: Hit = {
-          at: Date.now(),
-          key: String(req.headers['x-balancewatch-delivery'] ?? ''),
-          event: String(req.headers['x-balancewatch-event'] ?? ''),
-          account: body?.account?.external_id ?? null,
-          headers: req.headers,
-          body,
-        };
-        const index = this.hits.length;
-        this.hits.push(hit);
-        void Promise.resolve(this.respond(hit, index)).then((a) => {
-          if (res.destroyed) return;
-          res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
-          res.end(a.body ?? '', () => {
-            hit.status = a.status;
-          });
-        });
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server!.address() as { port: number }).port}/hook`;
-    return this;
+/** The shared loopback receiver, plus what these tests ask of it: hits by delivery key. */
+class Rx extends Receiver {
+  get hits(): Hit[] {
+    return this.received;
   }
 
   /** Keys answered with a 2xx, with how many times each. */
@@ -75,11 +29,6 @@ class Rx {
     const m = new Map<string, number>();
     for (const h of this.hits) if (h.status !== undefined && h.status < 300) m.set(h.key, (m.get(h.key) ?? 0) + 1);
     return m;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
 

@@ -9,7 +9,3 @@ const CHANNELS: ChannelType<any>[] = [webhookChannel, emailChannel];
 export const channelRegistry: ReadonlyMap<string, ChannelType<Record<string, unknown>>> = new Map(
   CHANNELS.map((c) => [c.type, c]),
 );
-
-export function channelTypes(): string[] {
-  return [...channelRegistry.keys()];
-}

@@ -35,12 +35,25 @@ import { chunk } from './chunk.js';
 export const LOW_BALANCE_RULE = 'balance.low';
 export const RUNWAY_RULE = 'balance.runway_low';
 export const SPIKE_RULE = 'spend.spike';
-const RULES = [LOW_BALANCE_RULE, RUNWAY_RULE, SPIKE_RULE];
 
 export type AccountForEval = Pick<
   AccountsTable,
   'id' | 'workspace_id' | 'name' | 'external_id' | 'currency' | 'top_up_url' | 'rules' | 'spend'
 >;
+
+/** The account columns an evaluation reads: the fields above plus the newest balance. */
+export const EVAL_ACCOUNT_COLUMNS = [
+  'id',
+  'workspace_id',
+  'name',
+  'external_id',
+  'currency',
+  'top_up_url',
+  'rules',
+  'spend',
+  'balance',
+  'observed_at',
+] as const;
 
 interface CompiledRules {
   threshold: ThresholdRule;
@@ -87,7 +100,6 @@ export class Evaluator {
   private readonly outbox: DeliveriesTable[] = [];
   /** Forecasts changed by this evaluation, by account id: the caller stores them on the account rows. */
   readonly forecasts = new Map<string, AccountForecast>();
-  notificationCount = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -162,8 +174,15 @@ export class Evaluator {
       suggested_threshold: suggestedThreshold(est),
     });
     const extra = forecastFields(est, runway);
-    const low = this.step(account, ws, LOW_BALANCE_RULE, balance, observedAt, extra, (s) =>
-      evaluateBalance(s, balance, rules.threshold, this.now),
+    const low = this.step(
+      account,
+      ws,
+      LOW_BALANCE_RULE,
+      balance,
+      observedAt,
+      extra,
+      (s) => evaluateBalance(s, balance, rules.threshold, this.now),
+      rules.threshold,
     );
 
     // Runway: fires below N days, resolves above 1.2 × N (hysteresis); unknown (short history) changes nothing.
@@ -201,7 +220,7 @@ export class Evaluator {
   applyTick(account: AccountForEval, balance: number | null): EvalOutcome {
     const ws = this.workspaceOf(account);
     const rules = this.rulesFor(account, ws);
-    return this.step(account, ws, LOW_BALANCE_RULE, balance, this.now, {}, (s) => evaluateTick(s, rules.threshold, this.now));
+    return this.step(account, ws, LOW_BALANCE_RULE, balance, this.now, {}, (s) => evaluateTick(s, rules.threshold, this.now), rules.threshold);
   }
 
   private step(
@@ -212,6 +231,8 @@ export class Evaluator {
     observedAt: number,
     extra: Partial<NotificationPayload>,
     run: (s: AlertState) => Transition,
+    /** The threshold rule, for the low-balance alert's reminder schedule. */
+    reminders: ThresholdRule | null = null,
   ): EvalOutcome {
     const key = alertKey(account.id, rule);
     const row = this.alerts.get(key);
@@ -223,7 +244,6 @@ export class Evaluator {
     const next = t.next;
     const startedFiring = prev.status !== 'firing' && next.status === 'firing';
     const resolved = prev.status === 'firing' && next.status === 'ok';
-    const threshold = rule === LOW_BALANCE_RULE ? this.rulesFor(account, ws).threshold : null;
     this.alerts.set(key, {
       id: alertId,
       account_id: account.id,
@@ -233,7 +253,7 @@ export class Evaluator {
       level: next.level,
       episode: next.episode,
       state: JSON.stringify(next),
-      next_check_at: threshold ? nextReminderAt(next, threshold) : null,
+      next_check_at: reminders ? nextReminderAt(next, reminders) : null,
       balance,
       fired_at: startedFiring ? this.now : (row?.fired_at ?? null),
       resolved_at: resolved ? this.now : startedFiring ? null : (row?.resolved_at ?? null),
@@ -256,7 +276,6 @@ export class Evaluator {
         ...extra,
       };
       this.outbox.push(...deliveryRows(alertId, account.id, n, payload, ws.channels, this.now));
-      this.notificationCount += 1;
     }
     return { status: next.status, level: next.level, notifications: t.notifications };
   }
@@ -298,4 +317,3 @@ function forecastFields(est: SpendEstimate, runway: number | null): Partial<Noti
   };
 }
 
-export { RULES };

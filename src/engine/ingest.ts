@@ -1,9 +1,9 @@
 import { type Kysely, sql } from 'kysely';
-import { parseAmount } from '../domain/money.js';
+import { parseAmount, quotaToBalance } from '../domain/money.js';
 import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
 import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
-import { type AccountForEval, Evaluator } from './evaluator.js';
+import { type AccountForEval, EVAL_ACCOUNT_COLUMNS, Evaluator } from './evaluator.js';
 import { chunk } from './chunk.js';
 
 // Push ingest (SPEC §7.2 POST /balances): resolve every sample's account, store the samples, run the state
@@ -40,19 +40,7 @@ export class IngestError extends Error {
 }
 
 type AccountRow = AccountForEval & Pick<AccountsTable, 'quota_per_unit' | 'balance' | 'observed_at'>;
-const ACCOUNT_COLS = [
-  'id',
-  'workspace_id',
-  'name',
-  'external_id',
-  'currency',
-  'top_up_url',
-  'rules',
-  'quota_per_unit',
-  'balance',
-  'observed_at',
-  'spend',
-] as const;
+const ACCOUNT_COLS = [...EVAL_ACCOUNT_COLUMNS, 'quota_per_unit'] as const;
 
 
 /** Resolves `account` (an id, or an external id within `workspace`) for every sample; throws IngestError. */
@@ -132,7 +120,7 @@ async function resolveAccounts(
       });
       continue;
     }
-    if (s.balance === undefined && parseAmount(s.quota! / acc.quota_per_unit!) === null) {
+    if (s.balance === undefined && parseAmount(quotaToBalance(s.quota!, acc.quota_per_unit!)) === null) {
       problems.push({
         index: s.index,
         field: 'quota',
@@ -181,7 +169,7 @@ export async function ingestSamples(
 
     const rows: SamplesTable[] = samples.map((s, i) => {
       const acc = current.get(accounts[i]!.id)!;
-      const balance = s.balance ?? s.quota! / acc.quota_per_unit!;
+      const balance = s.balance ?? quotaToBalance(s.quota!, acc.quota_per_unit!);
       return {
         account_id: acc.id,
         observed_at: s.at,

@@ -2,15 +2,14 @@ import type { Kysely } from 'kysely';
 import type { DialectName } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
-import { Evaluator, LOW_BALANCE_RULE } from './evaluator.js';
+import { EVAL_ACCOUNT_COLUMNS, Evaluator, LOW_BALANCE_RULE } from './evaluator.js';
 
 // Evaluations not driven by a new sample: a settings change (SPEC §3.1 "changing a rule re-evaluates the latest
 // balance at once") and reminders coming due (repeat_interval).
 
-const ACCOUNT_COLS = ['id', 'workspace_id', 'name', 'external_id', 'currency', 'top_up_url', 'rules', 'balance', 'observed_at', 'spend'] as const;
 
 async function lockedAccounts(trx: Kysely<Database>, dialect: DialectName, where: { workspaceId?: string; ids?: string[] }) {
-  let q = trx.selectFrom('accounts').select(ACCOUNT_COLS).orderBy('id');
+  let q = trx.selectFrom('accounts').select(EVAL_ACCOUNT_COLUMNS).orderBy('id');
   if (where.workspaceId) q = q.where('workspace_id', '=', where.workspaceId);
   if (where.ids) q = q.where('id', 'in', where.ids);
   if (dialect === 'postgres') q = q.forUpdate();

@@ -52,6 +52,12 @@ export function requireAdmin(req: FastifyRequest): void {
   if (principal(req).kind !== 'admin') throw new ApiError(403, 'forbidden', 'this action needs an admin API key');
 }
 
+/** Whether the principal may see an object of this workspace (throws 401 without a principal). */
+export function canSee(req: FastifyRequest, workspaceId: string | null): boolean {
+  const p = principal(req);
+  return p.kind === 'admin' || p.workspaceId === workspaceId;
+}
+
 /** Throws 404 when the principal may not see the workspace (a workspace key cannot tell others exist). */
 export function assertWorkspaceAccess(req: FastifyRequest, workspaceId: string): void {
   const p = principal(req);

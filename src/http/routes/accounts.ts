@@ -1,9 +1,10 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { newId } from '../../domain/ids.js';
 import { effectiveSettings, parseStoredSettings, type SettingsPatch, settingsAt, settingsPatchSchema } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
 import type { AccountsTable } from '../../store/schema.js';
-import { assertWorkspaceAccess, scopeWorkspace } from '../auth.js';
+import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 import { conflictOnUnique } from './workspaces.js';
@@ -73,14 +74,9 @@ export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown 
 
 export function accountRoutes(app: App, d: Deps): void {
   const { db, dialect } = d.store;
-  const load = async (req: { principal: unknown }, id: string) => {
+  const load = async (req: FastifyRequest, id: string) => {
     const a = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!a) throw notFound('account', id);
-    try {
-      assertWorkspaceAccess(req as never, a.workspace_id);
-    } catch {
-      throw notFound('account', id);
-    }
+    if (!a || !canSee(req, a.workspace_id)) throw notFound('account', id);
     return a;
   };
   const alertOf = (id: string) =>

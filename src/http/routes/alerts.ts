@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { principal, scopeWorkspace } from '../auth.js';
+import { canSee, principal, scopeWorkspace } from '../auth.js';
 import { notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
@@ -115,9 +115,9 @@ export function alertRoutes(app: App, d: Deps): void {
   });
 
   app.get('/api/v1/deliveries/:id', { schema: { params: idParams, tags: ['deliveries'] } }, async (req) => {
-    const p = principal(req);
+    principal(req); // 401 before any lookup
     const [r] = await loadDeliveries([req.params.id]);
-    if (!r || (p.kind === 'workspace' && p.workspaceId !== r.workspace_id)) throw notFound('delivery', req.params.id);
+    if (!r || !canSee(req, r.workspace_id)) throw notFound('delivery', req.params.id);
     const attempts = await attemptsFor([r.id]);
     return deliveryView(r, attempts.get(r.id) ?? []);
   });

@@ -6,7 +6,8 @@ import { newId } from '../../domain/ids.js';
 import { sendSafely } from '../../engine/dispatcher.js';
 import type { ChannelsTable } from '../../store/schema.js';
 import { renderMessage } from '../../template/messages.js';
-import { assertWorkspaceAccess, scopeWorkspace } from '../auth.js';
+import type { FastifyRequest } from 'fastify';
+import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
@@ -92,14 +93,9 @@ export function channelView(d: Deps, c: ChannelsTable) {
 
 export function channelRoutes(app: App, d: Deps): void {
   const { db } = d.store;
-  const load = async (req: Parameters<typeof assertWorkspaceAccess>[0], id: string) => {
+  const load = async (req: FastifyRequest, id: string) => {
     const c = await db.selectFrom('channels').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!c) throw notFound('channel', id);
-    try {
-      assertWorkspaceAccess(req, c.workspace_id);
-    } catch {
-      throw notFound('channel', id);
-    }
+    if (!c || !canSee(req as never, c.workspace_id)) throw notFound('channel', id);
     return c;
   };
 

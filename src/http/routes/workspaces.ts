@@ -10,7 +10,7 @@ import {
 import { reevaluate } from '../../engine/reevaluate.js';
 import { generateApiKey } from '../../security/api-keys.js';
 import type { WorkspacesTable } from '../../store/schema.js';
-import { assertWorkspaceAccess, principal, requireAdmin } from '../auth.js';
+import { assertWorkspaceAccess, canSee, principal, requireAdmin } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
@@ -179,9 +179,9 @@ export function workspaceRoutes(app: App, d: Deps): void {
   });
 
   app.delete('/api/v1/api-keys/:id', { schema: { params: idParams, tags: ['api keys'] } }, async (req, reply) => {
-    const p = principal(req);
+    principal(req); // 401 before any lookup
     const k = await db.selectFrom('api_keys').select(['id', 'workspace_id']).where('id', '=', req.params.id).executeTakeFirst();
-    if (!k || (p.kind === 'workspace' && k.workspace_id !== p.workspaceId)) throw notFound('API key', req.params.id);
+    if (!k || !canSee(req, k.workspace_id)) throw notFound('API key', req.params.id);
     await db.updateTable('api_keys').set({ revoked_at: Date.now() }).where('id', '=', k.id).where('revoked_at', 'is', null).execute();
     return reply.code(204).send();
   });

@@ -118,6 +118,8 @@ async function seedAccounts(svc: Service, workspaceId: string, n: number, prefix
         top_up_url: null,
         balance: null,
         observed_at: null,
+        poll_failures: 0,
+        managed: 0,
         created_at: now,
         updated_at: now,
       };
@@ -144,7 +146,7 @@ async function benchIngest(label: string, pgAdminUrl: string | undefined): Promi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bw-bench-'));
   const dbUrl = await freshDb(pgAdminUrl);
   const seeded = await start(dbUrl, dir);
-  const ws = (await seeded.svc.store.db.insertInto('workspaces').values({ id: newId('ws'), name: 'bench', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), created_at: Date.now(), updated_at: Date.now() }).returning('id').executeTakeFirstOrThrow());
+  const ws = (await seeded.svc.store.db.insertInto('workspaces').values({ id: newId('ws'), name: 'bench', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), managed: 0, created_at: Date.now(), updated_at: Date.now() }).returning('id').executeTakeFirstOrThrow());
   const ids = await seedAccounts(seeded.svc, ws.id, 10_000, 'ing');
   await seeded.close();
   const server = await serve(dbUrl, dir);
@@ -173,7 +175,7 @@ async function benchLatencyAndThroughput(label: string, pgAdminUrl: string | und
   // Seed 10,000 accounts in a workspace with a webhook, for the throughput run.
   const seeded = await start(dbUrl, dir);
   const now = Date.now();
-  const thr = (await seeded.svc.store.db.insertInto('workspaces').values({ id: newId('ws'), name: 'thr', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow());
+  const thr = (await seeded.svc.store.db.insertInto('workspaces').values({ id: newId('ws'), name: 'thr', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), managed: 0, created_at: now, updated_at: now }).returning('id').executeTakeFirstOrThrow());
   const ids = await seedAccounts(seeded.svc, thr.id, 10_000, 'thr');
   await seeded.close();
   const server = await serve(dbUrl, dir);
@@ -254,7 +256,7 @@ async function benchMemory(): Promise<void> {
   const now = Date.now();
   const ws = await seeded.svc.store.db
     .insertInto('workspaces')
-    .values({ id: newId('ws'), name: 'mem', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), created_at: now, updated_at: now })
+    .values({ id: newId('ws'), name: 'mem', external_id: null, locale: 'en', time_zone: 'UTC', settings: JSON.stringify(DEFAULT_SETTINGS), managed: 0, created_at: now, updated_at: now })
     .returning('id')
     .executeTakeFirstOrThrow();
   const ids = await seedAccounts(seeded.svc, ws.id, 100_000, 'mem');

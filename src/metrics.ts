@@ -23,6 +23,19 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600],
     registers: [this.registry],
   });
+  readonly polls = new Counter({
+    name: 'balancewatch_polls_total',
+    help: 'Balance polls by source type and result (ok, or the error kind: auth, unreachable, timeout, rate_limited, bad_response).',
+    labelNames: ['source_type', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly pollDuration = new Histogram({
+    name: 'balancewatch_poll_duration_seconds',
+    help: 'Time one balance poll took.',
+    labelNames: ['source_type'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
 
   constructor(db: Kysely<Database>) {
     collectDefaultMetrics({ register: this.registry });

@@ -1,8 +1,11 @@
 import pino, { type Logger } from 'pino';
 import type { AppConfig } from './config/env.js';
 import { ConfigError } from './config/env.js';
-import { createMailer } from './channels/mailer.js';
+import { closeChannelMailers, createMailer } from './channels/mailer.js';
 import { channelRegistry } from './channels/registry.js';
+import { HostLimiter } from './engine/host-limiter.js';
+import { checkPushSilence, Poller } from './engine/poller.js';
+import { sourceRegistry } from './sources/registry.js';
 import type { ChannelContext } from './channels/types.js';
 import { Dispatcher } from './engine/dispatcher.js';
 import { sendDueReminders } from './engine/reevaluate.js';
@@ -36,7 +39,12 @@ export interface Service {
   app: App;
   store: Store;
   dispatcher: Dispatcher;
+  poller: Poller;
   logger: Logger;
+  /** Encrypts stored secrets (config as code applies sources and channels with it). */
+  box: SecretBox;
+  /** What channels send with (the CLI's `notify test`). */
+  channelContext: ChannelContext;
   /** Listens on config.port/host; returns the base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -80,7 +88,7 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
     const metrics = new Metrics(store.db);
     const http = createHttpClient({ allowPrivateTargets: config.allowPrivateTargets, timeoutMs: config.outboundTimeoutMs });
     const mailer = config.smtp ? createMailer(config.smtp.url, config.smtp.from) : null;
-    const channelContext: ChannelContext = { http, mailer, now: Date.now };
+    const channelContext: ChannelContext = { http, mailer, now: Date.now, allowPrivateTargets: config.allowPrivateTargets };
     const dispatcher = new Dispatcher({
       db: store.db,
       dialect: store.dialect,
@@ -95,11 +103,28 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       // Longer than one send can take (the outbound deadline) plus recording its result.
       leaseMs: config.outboundTimeoutMs * 2 + 10_000,
     });
-    const app = await buildHttpApp({ config, store, box, metrics, logger, dispatcher, channels: channelRegistry, channelContext });
+    const poller = new Poller({
+      db: store.db,
+      dialect: store.dialect,
+      sources: sourceRegistry,
+      box,
+      http,
+      logger,
+      metrics,
+      onQueued: () => dispatcher.wake(),
+      concurrency: config.poll.concurrency,
+      hosts: new HostLimiter(config.poll.hostLimit),
+      timeoutMs: config.poll.timeoutMs,
+    });
+    const app = await buildHttpApp({ config, store, box, metrics, logger, dispatcher, channels: channelRegistry, channelContext, sources: sourceRegistry, poller });
 
     const tasks = [
       new Periodic('reminder sweep', 5_000, async () => {
         if ((await sendDueReminders(store.db, store.dialect, Date.now())) > 0) dispatcher.wake();
+      }, logger),
+      // Push accounts silent for longer than their expected_every: source.failing.
+      new Periodic('push silence check', 15_000, async () => {
+        if ((await checkPushSilence(store.db, store.dialect, Date.now())) > 0) dispatcher.wake();
       }, logger),
       // Downsampling old history: a batch of day-slices per minute until caught up.
       new Periodic('downsampling sample history', 60_000, async () => {
@@ -112,11 +137,15 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       app,
       store,
       dispatcher,
+      poller,
       logger,
+      box,
+      channelContext,
       async listen() {
         const url = await app.listen({ port: config.port, host: config.host });
         if (opts.dispatch !== false) {
           dispatcher.start();
+          poller.start();
           for (const t of tasks) t.start();
         }
         return url.replace('0.0.0.0', '127.0.0.1');
@@ -126,9 +155,11 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
         closed = true;
         for (const t of tasks) t.stop();
         await app.close();
+        await poller.stop();
         await dispatcher.stop();
         await http.close();
         mailer?.close();
+        closeChannelMailers();
         await store.close();
       },
     };

@@ -1,9 +1,9 @@
 import { maskSecret, type SecretBox } from '../security/secrets.js';
-import type { ChannelType } from './types.js';
+
 
 // Channel configs are stored as JSON with each secret field encrypted, and shown with each secret masked.
 
-export function encodeConfig(type: ChannelType, config: Record<string, unknown>, box: SecretBox): string {
+export function encodeConfig(type: { secretFields: readonly string[] }, config: Record<string, unknown>, box: SecretBox): string {
   const out: Record<string, unknown> = { ...config };
   for (const f of type.secretFields) {
     const v = out[f];
@@ -13,7 +13,7 @@ export function encodeConfig(type: ChannelType, config: Record<string, unknown>,
   return JSON.stringify(out);
 }
 
-export function decodeConfig(type: ChannelType, stored: string, box: SecretBox): Record<string, unknown> {
+export function decodeConfig(type: { secretFields: readonly string[] }, stored: string, box: SecretBox): Record<string, unknown> {
   const out = JSON.parse(stored) as Record<string, unknown>;
   for (const f of type.secretFields) {
     const v = out[f];
@@ -35,13 +35,24 @@ export function maskUrl(raw: string): string {
 }
 
 /** For API answers: secrets replaced by a recognisable mask; header values hidden entirely; URLs' tokens hidden. */
-export function maskConfig(type: ChannelType, config: Record<string, unknown>): Record<string, unknown> {
+export function maskConfig(type: { secretFields: readonly string[] }, config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   if (typeof out.url === 'string' && !type.secretFields.includes('url')) out.url = maskUrl(out.url);
   for (const f of type.secretFields) {
     const v = out[f];
-    if (typeof v === 'string') out[f] = maskSecret(v);
+    if (typeof v === 'string') out[f] = credentialsOnlyUrl(v) ? maskUrl(v) : maskSecret(v);
+    else if (Array.isArray(v)) out[f] = v.map((x) => (typeof x === 'string' ? maskSecret(x) : '••••'));
     else if (v && typeof v === 'object') out[f] = Object.fromEntries(Object.keys(v).map((k) => [k, '••••']));
   }
   return out;
+}
+
+/** A URL whose only secret is its password (smtp://user:pass@host:587): the rest is worth showing. */
+function credentialsOnlyUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.password !== '' && (u.pathname === '' || u.pathname === '/') && u.search === '';
+  } catch {
+    return false;
+  }
 }

@@ -42,6 +42,12 @@ const envSchema = z.object({
   BALANCEWATCH_DISPATCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   BALANCEWATCH_OUTBOUND_TIMEOUT: duration('BALANCEWATCH_OUTBOUND_TIMEOUT').default(10_000),
   BALANCEWATCH_RAW_HISTORY: duration('BALANCEWATCH_RAW_HISTORY').default(30 * 86_400_000),
+  BALANCEWATCH_POLL_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+  BALANCEWATCH_POLL_TIMEOUT: duration('BALANCEWATCH_POLL_TIMEOUT').default(10_000),
+  BALANCEWATCH_POLL_HOST_LIMIT: z
+    .string()
+    .regex(/^\d+\/\d+(ms|s|m|h)$/, 'BALANCEWATCH_POLL_HOST_LIMIT must look like 60/180s (requests per window)')
+    .default('60/180s'),
 });
 
 export interface AppConfig {
@@ -59,6 +65,7 @@ export interface AppConfig {
   outboundTimeoutMs: number;
   /** How long samples are kept raw before being downsampled to one per hour. */
   rawHistoryMs: number;
+  poll: { concurrency: number; timeoutMs: number; hostLimit: { count: number; windowMs: number } };
 }
 
 export class ConfigError extends Error {}
@@ -90,5 +97,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     outboundTimeoutMs: e.BALANCEWATCH_OUTBOUND_TIMEOUT,
     rawHistoryMs: e.BALANCEWATCH_RAW_HISTORY,
+    poll: {
+      concurrency: e.BALANCEWATCH_POLL_CONCURRENCY,
+      timeoutMs: e.BALANCEWATCH_POLL_TIMEOUT,
+      hostLimit: {
+        count: Math.max(1, Number(e.BALANCEWATCH_POLL_HOST_LIMIT.split('/')[0])),
+        windowMs: parseDuration(e.BALANCEWATCH_POLL_HOST_LIMIT.split('/')[1]!) ?? 180_000,
+      },
+    },
   };
 }

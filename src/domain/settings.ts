@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { CONFIGURABLE_LEVELS, type ConfigurableLevel, severity } from './events.js';
 import { MAX_ABS_AMOUNT } from './money.js';
+import { templateSetSchema, validateTemplateSet } from '../template/custom.js';
 
 // Notification settings: the seeds' "Notification Settings" page as data. Workspace settings give the defaults;
 // an account may override any field (its `rules`).
@@ -34,6 +35,8 @@ const settingsShape = {
   notify_spike: z.boolean(),
   spike_factor: z.number().finite().gt(1).max(1000),
   spike_min_amount: amount.nullable(),
+  /** The workspace's message templates (template/custom.ts), null = the built-in messages. */
+  templates: templateSetSchema.nullable(),
 };
 
 export const notificationSettingsSchema = z.object(settingsShape).strict();
@@ -42,6 +45,9 @@ export type NotificationSettings = z.infer<typeof notificationSettingsSchema>;
 /** A PATCH body, and an account's `rules` override: any subset of the fields. */
 export const settingsPatchSchema = z.object(settingsShape).partial().strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+
+/** An account's `rules`: the settings an account may override (message templates are per workspace or channel). */
+export const accountRulesSchema = settingsPatchSchema.omit({ templates: true });
 
 export const DEFAULT_SETTINGS: NotificationSettings = {
   notify_low_balance: true,
@@ -58,6 +64,7 @@ export const DEFAULT_SETTINGS: NotificationSettings = {
   notify_spike: true,
   spike_factor: 3,
   spike_min_amount: null,
+  templates: null,
 };
 
 /** Settings as stored: fields added since they were saved take their defaults. */
@@ -117,6 +124,10 @@ export function validateSettings(s: NotificationSettings): void {
       `repeat_interval (${s.repeat_interval}) cannot be shorter than min_notify_interval (${s.min_notify_interval})`,
       'repeat_interval',
     );
+  if (s.templates) {
+    const problems = validateTemplateSet(s.templates);
+    if (problems.length > 0) throw new SettingsError(problems[0]!.message, problems[0]!.path);
+  }
   if (!s.levels) return;
   const names = new Set<string>();
   // Paths name the entry as the user wrote it, though the checks walk the levels sorted by line.

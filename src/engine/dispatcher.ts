@@ -9,8 +9,12 @@ import { OutboundError } from '../net/types.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { DialectName } from '../store/db.js';
 import type { ChannelsTable, Database, DeliveriesTable } from '../store/schema.js';
-import { renderMessage } from '../template/messages.js';
+import type { TemplateSet } from '../template/custom.js';
+import { renderNotification, storedTemplates } from '../template/render.js';
+import { parseStoredSettings } from '../domain/settings.js';
+import { renderDigest, MAX_DIGEST_ITEMS } from '../template/digest.js';
 import { type RetryPolicy, scheduleRetry } from './backoff.js';
+import { blockChannel, reserveSlots } from './channel-rate.js';
 
 // The outbox dispatcher: claims due deliveries with a lease (SKIP LOCKED on PostgreSQL), sends them with bounded
 // concurrency, records every attempt, retries with backoff, and dead-letters after the give-up age. A crash
@@ -34,7 +38,7 @@ export interface DispatcherDeps {
 
 const RESOLVE_EVENTS = new Set(['balance.recovered', 'balance.runway_recovered', 'source.recovered']);
 
-type LoadedChannel = ChannelsTable & { decoded: Record<string, unknown> };
+type LoadedChannel = ChannelsTable & { decoded: Record<string, unknown>; templates: TemplateSet | null; workspaceTemplates: TemplateSet | null };
 
 type Completion = {
   row: DeliveriesTable;
@@ -63,11 +67,15 @@ export class Dispatcher {
     this.leaseMs = d.leaseMs ?? 60_000;
   }
 
-  start(): void {
+  /**
+   * `releaseDeadLeases: false` for a short-lived run next to a live `serve` on the same SQLite file (`check`):
+   * leases other than ours then belong to a living process.
+   */
+  start(opts: { releaseDeadLeases?: boolean } = {}): void {
     this.stopped = false;
     this.timer = setInterval(() => this.wake(), this.d.pollMs ?? 500);
     this.timer.unref();
-    this.starting = this.releaseDeadLeases()
+    this.starting = (opts.releaseDeadLeases === false ? Promise.resolve() : this.releaseDeadLeases())
       .catch((err) => this.d.logger.error({ err }, 'could not release leases left by a previous process'))
       .then(() => this.wake());
   }
@@ -125,7 +133,14 @@ export class Dispatcher {
         if (free <= 0 || this.stopped || (this.inflight.size > 0 && free < this.d.concurrency / 4)) break;
         const rows = await this.claim(free);
         const channels = await this.loadChannels(rows);
-        for (const row of rows) this.launch(row, channels.get(row.channel_id));
+        // Channels of rate-limited services are handled per channel (slots, digest); the rest one by one.
+        const limited = new Map<string, DeliveriesTable[]>();
+        for (const row of rows) {
+          const ch = channels.get(row.channel_id);
+          if (ch && this.d.channels.get(ch.type)?.limits?.length) limited.set(ch.id, [...(limited.get(ch.id) ?? []), row]);
+          else this.launch(row, ch);
+        }
+        for (const [id, group] of limited) this.launchLimited(group, channels.get(id)!);
         if (rows.length === free) this.pumpAgain = true;
       } while (this.pumpAgain && !this.stopped);
     } catch (err) {
@@ -157,59 +172,151 @@ export class Dispatcher {
       .execute();
   }
 
-  /** The claimed rows' channels, one query; configs decrypted once per channel version. */
+  /** The claimed rows' channels and their workspaces' templates; configs decrypted once per channel version. */
   private async loadChannels(rows: DeliveriesTable[]): Promise<Map<string, LoadedChannel>> {
     const ids = [...new Set(rows.map((r) => r.channel_id))];
     const out = new Map<string, LoadedChannel>();
     if (ids.length === 0) return out;
-    for (const ch of await this.d.db.selectFrom('channels').selectAll().where('id', 'in', ids).execute()) {
+    const channels = await this.d.db.selectFrom('channels').selectAll().where('id', 'in', ids).execute();
+    const wsIds = [...new Set(channels.map((c) => c.workspace_id))];
+    const wsTemplates = new Map<string, TemplateSet | null>();
+    for (const w of await this.d.db.selectFrom('workspaces').select(['id', 'settings']).where('id', 'in', wsIds).execute())
+      wsTemplates.set(w.id, parseStoredSettings(w.settings).templates);
+    for (const ch of channels) {
+      const extra = { templates: storedTemplates(ch.template), workspaceTemplates: wsTemplates.get(ch.workspace_id) ?? null };
       const cached = this.configs.get(ch.id);
       if (cached && cached.updated_at === ch.updated_at && cached.stored === ch.config) {
-        out.set(ch.id, { ...ch, decoded: cached.decoded });
+        out.set(ch.id, { ...ch, decoded: cached.decoded, ...extra });
         continue;
       }
       const type = this.d.channels.get(ch.type);
       const decoded = type ? decodeConfig(type, ch.config, this.d.box) : {};
       if (this.configs.size > 10_000) this.configs.clear();
       this.configs.set(ch.id, { updated_at: ch.updated_at, stored: ch.config, decoded });
-      out.set(ch.id, { ...ch, decoded });
+      out.set(ch.id, { ...ch, decoded, ...extra });
     }
     return out;
   }
 
-  private launch(row: DeliveriesTable, channel: LoadedChannel | undefined): void {
-    const p = this.deliver(row, channel)
-      .then((c) => {
-        this.completions.push(c);
+  private track(p: Promise<Completion[]>, what: string): void {
+    const tracked = p
+      .then((cs) => {
+        this.completions.push(...cs);
         void this.flushCompletions();
       })
-      .catch((err) => this.d.logger.error({ err, delivery: row.id }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
+      .catch((err) => this.d.logger.error({ err, delivery: what }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
       .finally(() => {
-        this.inflight.delete(p);
+        this.inflight.delete(tracked);
         this.wake();
       });
-    this.inflight.add(p);
+    this.inflight.add(tracked);
   }
 
-  private async deliver(row: DeliveriesTable, channel: LoadedChannel | undefined): Promise<Completion> {
-    const startedAt = Date.now();
-    const base = { row, startedAt, channelType: channel?.type ?? 'unknown' };
-    if (!channel) return { ...base, durationMs: 0, result: { suppressed: 'the channel was deleted' } };
-    if (!channel.enabled) return { ...base, durationMs: 0, result: { suppressed: 'the channel is disabled' } };
+  private launch(row: DeliveriesTable, channel: LoadedChannel | undefined): void {
+    this.track(
+      this.prepare(row, channel).then(async (p) => ('done' in p ? [p.done] : [await this.send(p.row, p.type, channel!, p.n)])),
+      row.id,
+    );
+  }
+
+  private launchLimited(rows: DeliveriesTable[], channel: LoadedChannel): void {
+    this.track(this.deliverLimited(rows, channel), rows[0]!.id);
+  }
+
+  /** Everything short of sending: suppression checks, type lookup, rendering. */
+  private async prepare(
+    row: DeliveriesTable,
+    channel: LoadedChannel | undefined,
+  ): Promise<{ done: Completion } | { row: DeliveriesTable; type: ChannelType; n: OutgoingNotification }> {
+    const base = { row, startedAt: Date.now(), durationMs: 0, channelType: channel?.type ?? 'unknown' };
+    if (!channel) return { done: { ...base, result: { suppressed: 'the channel was deleted' } } };
+    if (!channel.enabled) return { done: { ...base, result: { suppressed: 'the channel is disabled' } } };
     if (row.deferred) {
       const why = await this.staleDeferral(row);
-      if (why) return { ...base, durationMs: 0, result: { suppressed: why } };
+      if (why) return { done: { ...base, result: { suppressed: why } } };
     }
     const type = this.d.channels.get(channel.type);
-    if (!type) return { ...base, durationMs: 0, result: { ok: false, retryable: false, error: `unknown channel type "${channel.type}"` } };
+    if (!type) return { done: { ...base, result: { ok: false, retryable: false, error: `unknown channel type "${channel.type}"` } } };
     const payload = JSON.parse(row.payload) as NotificationPayload;
     const n: OutgoingNotification = {
       key: row.idempotency_key,
       payload,
-      message: renderMessage(payload, { dashboardUrl: this.d.dashboardUrl }),
+      message: renderNotification(payload, row.idempotency_key, {
+        dashboardUrl: this.d.dashboardUrl,
+        channelTemplates: channel.templates,
+        workspaceTemplates: channel.workspaceTemplates,
+        onTemplateError: (p) =>
+          this.d.logger.warn({ delivery: row.id, channel: channel.id, template: p.path, error: p.message }, 'a message template failed; the built-in message was sent instead'),
+      }),
     };
+    return { row, type, n };
+  }
+
+  private async send(row: DeliveriesTable, type: ChannelType, channel: LoadedChannel, n: OutgoingNotification): Promise<Completion> {
+    const startedAt = Date.now();
     const result = await sendSafely(type, channel.decoded, n, this.d.ctx);
-    return { ...base, durationMs: Date.now() - startedAt, result };
+    return { row, startedAt, durationMs: Date.now() - startedAt, result, channelType: channel.type };
+  }
+
+  /**
+   * A rate-limited channel's claimed rows: as many go out one by one as the service's limit allows now; when more
+   * are waiting than slots are free, the last free slot carries a digest of the rest (SPEC §4: merge, never drop);
+   * what still does not fit waits for the next free slot.
+   */
+  private async deliverLimited(rows: DeliveriesTable[], channel: LoadedChannel): Promise<Completion[]> {
+    const done: Completion[] = [];
+    const ready: Array<{ row: DeliveriesTable; type: ChannelType; n: OutgoingNotification }> = [];
+    for (const row of rows) {
+      const p = await this.prepare(row, channel);
+      if ('done' in p) done.push(p.done);
+      else ready.push(p);
+    }
+    if (ready.length === 0) return done;
+    const type = ready[0]!.type;
+    const grant = await reserveSlots(this.d.db, this.d.dialect, channel.id, type.limits ?? [], ready.length);
+    let singles = ready;
+    let digest: typeof ready = [];
+    let later: typeof ready = [];
+    if (grant.granted < ready.length) {
+      const merge = type.mergeable !== false && grant.granted > 0;
+      const nSingles = merge ? grant.granted - 1 : grant.granted;
+      singles = ready.slice(0, nSingles);
+      digest = merge ? ready.slice(nSingles, nSingles + MAX_DIGEST_ITEMS) : [];
+      later = ready.slice(nSingles + digest.length);
+    }
+    if (later.length > 0) await this.postpone(later.map((r) => r.row), grant.freeAt, type);
+    const sends: Array<Promise<Completion[]>> = singles.map(async (r) => [await this.send(r.row, r.type, channel, r.n)]);
+    if (digest.length === 1) sends.push(this.send(digest[0]!.row, type, channel, digest[0]!.n).then((c) => [c]));
+    else if (digest.length > 1) {
+      const first = digest[0]!;
+      const n: OutgoingNotification = { key: first.n.key, payload: first.n.payload, message: renderDigest(digest.map((r) => r.n.message)) };
+      sends.push(this.send(first.row, type, channel, n).then((c) => digest.map((r) => ({ ...c, row: r.row }))));
+    }
+    for (const cs of await Promise.all(sends)) {
+      for (const c of cs) done.push(c);
+      const r = cs[0]!.result;
+      const pause = 'suppressed' in r ? undefined : r.ok ? r.pauseMs : r.retryAfterMs;
+      if (pause !== undefined && pause > 0) await blockChannel(this.d.db, this.d.dialect, channel.id, Date.now() + pause);
+    }
+    return done;
+  }
+
+  /** Rows that must wait for the channel's next free slot: released, due then, no attempt counted. */
+  private async postpone(rows: DeliveriesTable[], at: number, type: ChannelType): Promise<void> {
+    const limit = (type.limits ?? []).map((l) => `${l.count} per ${l.windowMs >= 60_000 ? `${l.windowMs / 60_000} min` : `${l.windowMs / 1000} s`}`).join(', ');
+    await this.d.db
+      .updateTable('deliveries')
+      .set({
+        next_attempt_at: at,
+        lease_owner: null,
+        lease_until: null,
+        last_error: `waiting for a free slot under ${type.label}'s rate limit (${limit}); queued notifications are merged into one message`,
+        updated_at: Date.now(),
+      })
+      .where('id', 'in', rows.map((r) => r.id))
+      .where('lease_owner', '=', this.instanceId)
+      .execute();
+    this.wakeAt(at);
   }
 
   /** A deferred notification is sent only if its alert is still in the state it announced. */

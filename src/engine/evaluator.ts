@@ -35,6 +35,14 @@ import { chunk } from './chunk.js';
 export const LOW_BALANCE_RULE = 'balance.low';
 export const RUNWAY_RULE = 'balance.runway_low';
 export const SPIKE_RULE = 'spend.spike';
+export const SOURCE_RULE = 'source.failing';
+
+/** Why an account's source is failing, as carried in source.failing notifications. */
+export interface SourceProblem {
+  kind: string;
+  message: string;
+  failures: number;
+}
 
 export type AccountForEval = Pick<
   AccountsTable,
@@ -213,7 +221,40 @@ export class Evaluator {
         this.now,
       ),
     );
+    // A new sample shows the source works: a failing source resolves (source.recovered).
+    this.sourceStep(account, ws, rules, balance, observedAt, null);
     return low;
+  }
+
+  /**
+   * The source's health without a new balance: `problem` set = failing (credentials rejected, N polls in a row
+   * failed, or a push account silent past expected_every); null = healthy again (a poll worked but brought no
+   * balance to apply, e.g. an unlimited key).
+   */
+  applySourceStatus(account: AccountForEval & { balance: number | null }, problem: SourceProblem | null): EvalOutcome {
+    const ws = this.workspaceOf(account);
+    return this.sourceStep(account, ws, this.rulesFor(account, ws), account.balance, this.now, problem);
+  }
+
+  private sourceStep(
+    account: AccountForEval,
+    ws: WorkspaceForEval,
+    rules: CompiledRules,
+    balance: number | null,
+    at: number,
+    problem: SourceProblem | null,
+  ): EvalOutcome {
+    // Nothing to resolve when the rule never fired: skip the state machine (the common case on every sample).
+    if (!problem && this.alerts.get(alertKey(account.id, SOURCE_RULE))?.status !== 'firing') return { status: 'ok', level: null, notifications: [] };
+    const extra: Partial<NotificationPayload> = problem ? { source_error: problem, threshold: null } : { threshold: null };
+    return this.step(account, ws, SOURCE_RULE, balance, at, extra, (s) =>
+      evaluateCondition(
+        s,
+        { breached: problem !== null, cleared: problem === null, threshold: problem?.failures ?? 0 },
+        { enabled: true, event: 'source.failing', resolveEvent: 'source.recovered', level: 'critical', floorMs: rules.threshold.floorMs },
+        this.now,
+      ),
+    );
   }
 
   /** No new sample: only reminders can come due. */

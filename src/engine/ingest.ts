@@ -19,6 +19,8 @@ export interface SampleIn {
   at: number;
   used?: number | undefined;
   requests?: number | undefined;
+  /** A polled provider's answer, kept with the sample for troubleshooting. */
+  raw?: unknown;
 }
 
 export interface SampleResult {
@@ -176,7 +178,7 @@ export async function ingestSamples(
         balance,
         used: s.used ?? null,
         requests: s.requests ?? null,
-        raw: s.quota !== undefined ? JSON.stringify({ quota: s.quota }) : null,
+        raw: s.raw !== undefined ? rawText(s.raw) : s.quota !== undefined ? JSON.stringify({ quota: s.quota }) : null,
         received_at: now,
       };
     });
@@ -215,6 +217,13 @@ export async function ingestSamples(
     const queuedDeliveries = await evaluator.flush();
     return { results, applied, queuedDeliveries };
   });
+}
+
+/** A provider's answer as stored: JSON, cut at 4 KB. */
+function rawText(raw: unknown): string | null {
+  const t = JSON.stringify(raw);
+  if (t === undefined) return null;
+  return t.length > 4096 ? JSON.stringify({ truncated: t.slice(0, 4000) }) : t;
 }
 
 /** Inserts samples, skipping (account, time) pairs already stored; returns the ones inserted. */

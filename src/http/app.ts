@@ -7,6 +7,7 @@ import { accountRoutes } from './routes/accounts.js';
 import { alertRoutes } from './routes/alerts.js';
 import { balanceRoutes } from './routes/balances.js';
 import { channelRoutes } from './routes/channels.js';
+import { hookRoutes } from './routes/hooks.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import type { App, Deps } from './types.js';
 
@@ -70,6 +71,7 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   channelRoutes(app, d);
   balanceRoutes(app, d);
   alertRoutes(app, d);
+  hookRoutes(app, d);
   return app;
 }
 

@@ -14,6 +14,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifyContextConfig {
+    /** The route authenticates its callers itself (e.g. a token in its URL): no API key is asked for. */
+    publicRoute?: boolean;
+  }
 }
 
 export function installAuth(app: App, db: Kysely<Database>, adminKey: string | undefined): void {
@@ -21,6 +25,7 @@ export function installAuth(app: App, db: Kysely<Database>, adminKey: string | u
   app.addHook('onRequest', async (req) => {
     // The matched route as well as the raw URL: a percent-encoded path ("/api/%761/…") routes to the same handler.
     if (!req.url.startsWith('/api/v1/') && !req.routeOptions.url?.startsWith('/api/v1/')) return;
+    if (req.routeOptions.config?.publicRoute === true) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'missing API key: send "Authorization: Bearer <key>"');

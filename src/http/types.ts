@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/env.js';
 import type { ChannelContext, ChannelType } from '../channels/types.js';
 import type { Dispatcher } from '../engine/dispatcher.js';
+import type { Poller } from '../engine/poller.js';
+import type { SourceRegistry } from '../sources/registry.js';
 import type { Metrics } from '../metrics.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { Store } from '../store/db.js';
@@ -26,6 +28,8 @@ export interface Deps {
   dispatcher: Dispatcher;
   channels: ReadonlyMap<string, ChannelType>;
   channelContext: ChannelContext;
+  sources: SourceRegistry;
+  poller: Poller;
 }
 
 export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());

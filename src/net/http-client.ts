@@ -313,6 +313,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
               for (const h of BODY_HEADERS) delete headers[h];
             }
             if (next.origin !== url.origin) {
+              // Credentials may travel in any header or the body (API keys of polled sources): refuse rather than
+              // hand them to another origin.
+              if (req.redirect === 'same-origin')
+                throw new OutboundError('unreachable', `${origin} redirected to ${next.origin}; not following a redirect to another origin with credentials: use the final URL`);
               for (const h of CREDENTIAL_HEADERS) delete headers[h];
             }
             url = next;

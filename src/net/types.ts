@@ -7,6 +7,8 @@ export interface HttpRequest {
   body?: string;
   /** Overall deadline for the request, headers and body; default from the client. */
   timeoutMs?: number;
+  /** 'same-origin': a redirect to another origin is an error (the request carries credentials). Default 'follow'. */
+  redirect?: 'follow' | 'same-origin';
 }
 
 export interface HttpResponse {

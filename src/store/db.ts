@@ -14,6 +14,7 @@ import {
 import pg from 'pg';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_spend.js';
+import * as m0003 from './migrations/0003_channels_sources.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -78,6 +79,7 @@ function withStatementCache(sqlite: SQLite.Database, max = 500): SqliteDatabase 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_spend': m0002,
+  '0003_channels_sources': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -8,6 +8,7 @@ export interface WorkspacesTable {
   locale: string;
   time_zone: string;
   settings: string;
+  managed: number;
   created_at: number;
   updated_at: number;
 }
@@ -43,6 +44,22 @@ export interface AccountsTable {
   spend_per_day: number | null;
   runway_days: number | null;
   suggested_threshold: number | null;
+  /** Poll schedule of pulled accounts (null for push): interval override, next due time, lease. */
+  poll_interval_ms: number | null;
+  next_poll_at: number | null;
+  poll_lease_owner: string | null;
+  poll_lease_until: number | null;
+  /** Failed polls in a row; reset by a success. */
+  poll_failures: number;
+  last_poll_at: number | null;
+  /** JSON {kind, message, at, status?} of the last failed poll, null after a success. */
+  last_poll_error: string | null;
+  /** Push accounts: silence longer than this is `source.failing`. */
+  expected_every_ms: number | null;
+  /** new-api webhook relay: SHA-256 (hex) of the hook URL's token, and the encrypted signing secret. */
+  hook_token_hash: string | null;
+  hook_secret: string | null;
+  managed: number;
   created_at: number;
   updated_at: number;
 }
@@ -85,8 +102,18 @@ export interface ChannelsTable {
   min_level: string | null;
   account_ids: string | null;
   enabled: number;
+  /** Per-channel message templates (JSON TemplateSet) or null. */
+  template: string | null;
+  managed: number;
   created_at: number;
   updated_at: number;
+}
+
+export interface ChannelRateTable {
+  channel_id: string;
+  /** JSON array of recent send times (epoch ms), oldest first. */
+  sends: string;
+  blocked_until: number | null;
 }
 
 export interface DeliveriesTable {
@@ -140,6 +167,7 @@ export interface Database {
   samples: SamplesTable;
   alerts: AlertsTable;
   channels: ChannelsTable;
+  channel_rate: ChannelRateTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   meta: MetaTable;

@@ -1,4 +1,4 @@
-import type { NotificationPayload, RenderedMessage } from '../channels/types.js';
+import type { NotificationPayload, RenderedMessage, Severity } from '../channels/types.js';
 import { LEVELS, type EventType, type Level } from '../domain/events.js';
 import { formatMoney } from '../domain/money.js';
 import { dateTimeFormat, numberFormat } from '../domain/intl.js';
@@ -60,6 +60,7 @@ interface LocaleStrings {
     lastHour: string;
     reminder: string;
     note: string;
+    error: string;
     time: string;
     topUp: string;
     dashboard: string;
@@ -166,6 +167,7 @@ const EN: LocaleStrings = {
     lastHour: 'Spent in the last hour',
     reminder: 'Reminder',
     note: 'Note',
+    error: 'Error',
     time: 'Time',
     topUp: 'Top up',
     dashboard: 'Dashboard',
@@ -271,6 +273,7 @@ const ZH: LocaleStrings = {
     lastHour: '最近一小时消费',
     reminder: '提醒',
     note: '备注',
+    error: '错误',
     time: '时间',
     topUp: '充值',
     dashboard: '控制台',
@@ -461,6 +464,7 @@ function buildModel(p: NotificationPayload, opts: RenderOptions): Model {
     facts.push([s.labels.lastHour, money(p.spend_last_hour, p.currency, s.intl)]);
   if (p.reminder > 0) facts.push([s.labels.reminder, s.reminderValue(p.reminder)]);
   if (p.note?.trim()) facts.push([s.labels.note, p.note.trim()]);
+  if (p.type === 'source.failing' && p.source_error?.message) facts.push([s.labels.error, oneLine(p.source_error.message, 400)]);
   facts.push([s.labels.time, formatTime(p.occurred_at, p.workspace.time_zone)]);
 
   const links: Link[] = [];
@@ -550,8 +554,89 @@ ${buttons ? `<div style="margin-top:20px;">${buttons}</div>` : ''}
 </html>`;
 }
 
+/** Urgency for services with priorities: the worst levels and a failing source are critical; recoveries resolve. */
+export function severityOf(p: Pick<NotificationPayload, 'type' | 'level'>): Severity {
+  switch (p.type) {
+    case 'balance.low':
+      return p.level === 'critical' || p.level === 'depleted' ? 'critical' : p.level === 'info' ? 'info' : 'warning';
+    case 'source.failing':
+      return 'critical';
+    case 'balance.runway_low':
+    case 'spend.spike':
+      return 'warning';
+    case 'balance.recovered':
+    case 'balance.runway_recovered':
+    case 'source.recovered':
+      return 'resolved';
+    default:
+      return 'info';
+  }
+}
+
 /** Renders a notification in the workspace's language: 'zh-CN' → Simplified Chinese, anything else English. */
 export function renderMessage(payload: NotificationPayload, opts: RenderOptions = {}): RenderedMessage {
   const m = buildModel(payload, opts);
-  return { title: m.title, text: toText(m), html: toHtml(m) };
+  return {
+    lang: m.lang,
+    title: m.title,
+    text: toText(m),
+    html: toHtml(m),
+    summary: m.summary,
+    facts: m.facts,
+    links: m.links.filter((l) => safeHref(l.url) !== null),
+    color: m.color,
+    severity: severityOf(payload),
+    footer: m.footer,
+    custom: false,
+  };
+}
+
+/** The plain-text layout of message parts (used for digests and templates that change only the title). */
+export function partsToText(lang: 'en' | 'zh-CN', summary: string, facts: RenderedMessage['facts'], links: RenderedMessage['links']): string {
+  return toText({ lang, summary, facts, links: links.map((l) => ({ ...l })), color: '', title: '', footer: '' });
+}
+
+/** The notification's values as the built-in message shows them, in its workspace's language (for user templates). */
+export interface FormattedValues {
+  lang: Lang;
+  /** "$3.00" / "US$3.00", null when unknown. */
+  balance: string | null;
+  /** The threshold amount ("$5.00"), null when the notification has none. */
+  threshold: string | null;
+  /** "about 2.5 days" / "约 2.5 天", null when unknown. */
+  runway: string | null;
+  /** "$144.00/day" / "US$144.00/天", null when unknown. */
+  spendPerDay: string | null;
+  /** "$12.00", null when unknown. */
+  spendLastHour: string | null;
+  /** The level's display word ("Critical" / "严重"), null when the notification has no level. */
+  levelName: string | null;
+  /** "2025-01-15 16:30 (Asia/Shanghai, UTC+08:00)". */
+  time: string;
+}
+
+function finite(x: number | null | undefined): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+/** Formats the notification's values exactly as renderMessage does (same money, runway, level and time formats). */
+export function formatValues(p: NotificationPayload): FormattedValues {
+  const lang = languageOf(p.workspace.locale);
+  const s = STRINGS[lang];
+  const level = isLevel(p.level) ? p.level : null;
+  return {
+    lang,
+    balance: p.balance !== null && Number.isFinite(p.balance) ? money(p.balance, p.currency, s.intl) : null,
+    threshold: finite(p.threshold) ? money(p.threshold, p.currency, s.intl) : null,
+    runway: finite(p.runway_days) ? runwayText(p.runway_days, s) : null,
+    spendPerDay: finite(p.spend_per_day) ? s.perDay(money(p.spend_per_day, p.currency, s.intl)) : null,
+    spendLastHour: finite(p.spend_last_hour) ? money(p.spend_last_hour, p.currency, s.intl) : null,
+    levelName: level ? s.levels[level] : p.level ? oneLine(p.level, 40) : null,
+    time: formatTime(p.occurred_at, p.workspace.time_zone),
+  };
+}
+
+/** An amount in a currency (ISO code or a free unit such as "credits"), formatted for the language. */
+export function formatAmount(amount: number, currency: string | null, lang: 'en' | 'zh-CN'): string {
+  return money(amount, currency, STRINGS[lang].intl);
 }

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emailChannel } from '../../src/channels/email.js';
-import { createMailer, scrubSecrets } from '../../src/channels/mailer.js';
+import { channelMailerCount, closeChannelMailers, createMailer, scrubSecrets } from '../../src/channels/mailer.js';
 import type {
   ChannelContext,
   ChannelResult,
@@ -441,7 +441,9 @@ describe('email channel config', () => {
     { config: { to: ['not-an-address'] }, ok: false },
     { config: { to: ['ops@example.com\r\nBcc: x@example.com'] }, ok: false },
     { config: { to: 'ops@example.com' }, ok: false },
-    { config: { to: ['ops@example.com'], cc: ['x@example.com'] }, ok: false },
+    { config: { to: ['ops@example.com'], reply_to: ['x@example.com'] }, ok: false },
+    { config: { to: ['ops@example.com'], cc: ['x@example.com'], bcc: ['y@example.com'] }, ok: true },
+    { config: { to: ['root@localhost'] }, ok: true },
     { config: {}, ok: false },
   ])('$config → $ok', ({ config, ok }) => {
     expect(emailChannel.schema.safeParse(config).success).toBe(ok);
@@ -456,8 +458,75 @@ describe('email channel config', () => {
     ).toBe('AUTH failed for *** (***)');
   });
 
-  it('declares no secret fields', () => {
+  it("declares the channel's own SMTP URL (it holds the password) as its only secret", () => {
     expect(emailChannel.type).toBe('email');
-    expect(emailChannel.secretFields).toEqual([]);
+    expect(emailChannel.secretFields).toEqual(['smtp_url']);
+  });
+});
+
+describe('a channel with its own SMTP server (mailto://)', () => {
+  afterEach(() => closeChannelMailers());
+
+  const configFor = (port: number, query = '') => {
+    const fields = emailChannel.parseUrl!(
+      `mailto://${encodeURIComponent(USER)}:${ENCODED_PASSWORD}@127.0.0.1:${port}/ops@example.com?from=alerts@example.com&name=Billing%20Bot${query}`,
+      'mailto',
+    );
+    const parsed = emailChannel.schema.safeParse(fields);
+    if (!parsed.success) throw new Error(parsed.error.message);
+    return parsed.data;
+  };
+
+  it('logs in with the URL\'s user and password and sends as its from address, without an instance SMTP_URL', async () => {
+    const srv = await startSmtp();
+    const config = configFor(srv.port, '&cc=cc@example.com&bcc=audit@example.com');
+    expect(config).toMatchObject({ to: ['ops@example.com'], from: 'alerts@example.com', from_name: 'Billing Bot', cc: ['cc@example.com'], bcc: ['audit@example.com'] });
+    const r = await emailChannel.send(config, notification('zh-CN'), ctxWith(null));
+    expect(r).toMatchObject({ ok: true });
+    expectNoPassword(r);
+    const got = srv.received[0] as Received;
+    expect(got.user).toBe(USER);
+    expect(got.from).toBe('alerts@example.com');
+    expect(got.rcptTo.sort()).toEqual(['audit@example.com', 'cc@example.com', 'ops@example.com']);
+    const mail = parse(got.raw);
+    expect(mail.from).toBe('Billing Bot <alerts@example.com>');
+    expect(mail.subject).toBe('【严重】DeepSeek prod 余额不足：¥3.00');
+    expect(got.raw).toMatch(/^Cc: cc@example\.com\r?$/m);
+    expect(got.raw).not.toMatch(/^Bcc:/m);
+  });
+
+  it('uses its own server even when the instance has one, and shares one pooled transport per server', async () => {
+    const own = await startSmtp();
+    const instance = await startSmtp();
+    const instanceMailer = mailerFor(`smtp://${encodeURIComponent(USER)}:${ENCODED_PASSWORD}@127.0.0.1:${instance.port}`);
+    const config = configFor(own.port);
+    const before = channelMailerCount();
+    for (let i = 0; i < 3; i++) expect((await emailChannel.send(config, notification('en'), ctxWith(instanceMailer))).ok).toBe(true);
+    expect(own.received).toHaveLength(3);
+    expect(instance.received).toHaveLength(0);
+    expect(channelMailerCount()).toBe(before + 1);
+    closeChannelMailers();
+    expect(channelMailerCount()).toBe(0);
+    // a closed transport is replaced on the next send
+    expect((await emailChannel.send(config, notification('en'), ctxWith(instanceMailer))).ok).toBe(true);
+    expect(own.received).toHaveLength(4);
+  });
+
+  it('refuses a private or loopback mail server when private targets are not allowed', async () => {
+    const srv = await startSmtp();
+    const ctx = { ...ctxWith(null), allowPrivateTargets: false } as ChannelContext;
+    const r = await emailChannel.send(configFor(srv.port), notification('en'), ctx);
+    expect(r).toMatchObject({ ok: false, retryable: false });
+    if (!r.ok) expect(r.error).toMatch(/refusing to connect to the mail server 127\.0\.0\.1: .*BALANCEWATCH_ALLOW_PRIVATE_TARGETS=true/);
+    expect(srv.received).toHaveLength(0);
+  });
+
+  it('a wrong password points at the channel\'s URL and never shows', async () => {
+    const srv = await startSmtp();
+    const config = { ...configFor(srv.port), smtp_url: `smtp://${encodeURIComponent(USER)}:Wr0ng-P%40ss!@127.0.0.1:${srv.port}?ignoreTLS=true` };
+    const r = await emailChannel.send(config, notification('en'), ctxWith(null));
+    expect(r).toMatchObject({ ok: false, retryable: false });
+    if (!r.ok) expect(r.error).toMatch(/check the user and password in the channel's SMTP URL/);
+    expect(JSON.stringify(r)).not.toMatch(/Wr0ng/);
   });
 });

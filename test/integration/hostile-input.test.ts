@@ -472,7 +472,7 @@ const CASES: Hostile[] = [
     body: (c) => ({ workspace_id: c.ws, name: 'x', url: 'gopher://example.com/' }),
     status: 400,
     code: 'invalid_request',
-    detail: 'body.type',
+    detail: 'body.url', // the URL is what is wrong: its scheme names no channel
   },
   {
     name: 'a header value with a line break (header injection)',

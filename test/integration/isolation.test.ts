@@ -154,6 +154,30 @@ const CASES: Case[] = [
     own: 204,
   },
   {
+    route: 'POST /api/v1/accounts/:id/poll',
+    what: "poll the account's provider (with its stored credentials)",
+    req: (t) => ({ method: 'POST', path: `/api/v1/accounts/${t.account}/poll` }),
+    denied: 404,
+    code: 'not_found',
+    own: 409, // visible to its own workspace: a push account has nothing to poll
+  },
+  {
+    route: 'POST /api/v1/accounts/:id/hooks/newapi',
+    what: "create or rotate the account's new-api webhook",
+    req: (t) => ({ method: 'POST', path: `/api/v1/accounts/${t.account}/hooks/newapi`, body: { secret: 'stolen' } }),
+    denied: 404,
+    code: 'not_found',
+    own: 201,
+  },
+  {
+    route: 'DELETE /api/v1/accounts/:id/hooks/newapi',
+    what: "remove the account's new-api webhook",
+    req: (t) => ({ method: 'DELETE', path: `/api/v1/accounts/${t.account}/hooks/newapi` }),
+    denied: 404,
+    code: 'not_found',
+    own: 204,
+  },
+  {
     route: 'POST /api/v1/channels',
     what: 'add a channel that taps the alerts',
     req: (t) => ({
@@ -274,6 +298,9 @@ const LISTS: List[] = [
   { route: 'GET /api/v1/deliveries', path: () => '/api/v1/deliveries', ids: (t) => [t.delivery], wsOf: (x) => x.workspace_id },
   { route: 'GET /api/v1/workspaces/:id/api-keys', path: (t) => `/api/v1/workspaces/${t.ws}/api-keys`, ids: (t) => [t.apiKey] },
 ];
+
+/** Routes that take no API key: the credential is an unguessable token in the URL (tested in newapi-hook.test.ts). */
+const PUBLIC_ROUTES = ['POST /api/v1/hooks/newapi/:token'];
 
 /** Ids of the same shapes that do not exist: the denial must look exactly like these. */
 const GHOST: Target = {
@@ -420,7 +447,7 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     expect(registered).toContain('GET /api/v1/workspaces/:id/notification-settings');
     expect(registered).toContain('POST /api/v1/channels/:id/test');
     expect(registered.length).toBeGreaterThanOrEqual(20);
-    const covered = new Set([...CASES.map((c) => c.route), ...LISTS.map((l) => l.route)]);
+    const covered = new Set([...CASES.map((c) => c.route), ...LISTS.map((l) => l.route), ...PUBLIC_ROUTES]);
     const missing = registered.filter((r) => !covered.has(r));
     expect(missing, 'routes with no isolation case: add them to CASES or LISTS').toEqual([]);
     const stale = [...covered].filter((r) => !registered.includes(r));

@@ -382,6 +382,27 @@ describe('createHttpClient', () => {
       expect(other.seen[0]?.headers.authorization).toBeUndefined();
     });
 
+    it("with redirect: 'same-origin' refuses to follow a redirect to another origin at all", async () => {
+      const other = await server((_req, res) => res.end('landed'));
+      const s = await server((req, res) => {
+        if (req.url === '/same') {
+          res.writeHead(302, { Location: '/echo' });
+          res.end();
+        } else if (req.url === '/cross') {
+          res.writeHead(307, { Location: `${other.origin}/landing` });
+          res.end();
+        } else res.end(`key=${req.headers['x-api-key'] ?? 'none'}`);
+      });
+      const c = client({ allowPrivateTargets: true });
+      const headers = { 'X-Api-Key': 'sk-secret' };
+      expect((await c.request(`${s.origin}/same`, { headers, redirect: 'same-origin' })).body).toBe('key=sk-secret');
+      const err = await expectOutbound(c.request(`${s.origin}/cross`, { headers, redirect: 'same-origin', method: 'POST', body: 'secret body' }));
+      expect(err.kind).toBe('unreachable');
+      expect(err.message).toContain('another origin');
+      expect(err.message).not.toContain('sk-secret');
+      expect(other.seen).toHaveLength(0);
+    });
+
     it('gives up after maxRedirects', async () => {
       const s = await server((_req, res) => {
         res.writeHead(302, { Location: '/loop?token=SECRET' });

@@ -39,6 +39,7 @@ describe('DEFAULT_SETTINGS', () => {
       notify_spike: true,
       spike_factor: 3,
       spike_min_amount: null,
+      templates: null,
     });
     expect(notificationSettingsSchema.parse(DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
   });

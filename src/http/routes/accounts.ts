@@ -1,34 +1,30 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { currencySchema, quotaPerUnitSchema, topUpUrlSchema } from '../../domain/fields.js';
 import { newId } from '../../domain/ids.js';
-import { effectiveSettings, parseStoredSettings, type SettingsPatch, settingsAt, settingsPatchSchema } from '../../domain/settings.js';
+import { effectiveSettings, parseStoredSettings, type SettingsPatch, settingsAt, accountRulesSchema } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
+import { type ResolvedSource, resolveSource, SourceConfigError, sourceView } from '../../sources/config.js';
 import type { AccountsTable } from '../../store/schema.js';
 import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 import { conflictOnUnique } from './workspaces.js';
 
-// Push accounts for now; polled provider sources plug in through `source.type` (issue: sources).
-const SOURCE_TYPES = ['push'] as const;
+// `source`: {type: "push", expected_every?} or {type: "<provider>", ...its fields, interval?, fail_after?};
+// validated by sources/config.ts against the provider's own schema.
 const sourceSchema = z.object({ type: z.string().min(1).max(50) }).passthrough();
-const currency = z
-  .string()
-  .trim()
-  .min(1)
-  .max(20)
-  .regex(/^[\p{L}\p{N}_ .-]+$/u, 'a currency code such as USD or CNY, or a unit name such as credits');
 
 const createBody = z
   .object({
     workspace_id: z.string().min(1).max(200).optional(),
     name: z.string().trim().min(1).max(200),
     external_id: z.string().min(1).max(200).nullish(),
-    currency: currency.default('USD'),
-    quota_per_unit: z.number().finite().positive().max(1e12).nullish(),
+    currency: currencySchema.default('USD'),
+    quota_per_unit: quotaPerUnitSchema.nullish(),
     source: sourceSchema.default({ type: 'push' }),
-    rules: settingsPatchSchema.nullish(),
-    top_up_url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).max(2048).nullish(),
+    rules: accountRulesSchema.nullish(),
+    top_up_url: topUpUrlSchema.nullish(),
   })
   .strict();
 const patchBody = createBody.omit({ workspace_id: true }).partial().strict();
@@ -39,16 +35,19 @@ const listQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-function checkSource(source: { type: string }): void {
-  if (!(SOURCE_TYPES as readonly string[]).includes(source.type))
-    throw new ApiError(400, 'unsupported_source', `source type "${source.type}" is not supported; supported: ${SOURCE_TYPES.join(', ')}`, [
-      { path: 'body.source.type', message: 'unsupported' },
-    ]);
+function checkSource(d: Deps, source: Record<string, unknown>, stored?: AccountsTable): ResolvedSource {
+  try {
+    return resolveSource(d.sources, d.box, source, stored);
+  } catch (err) {
+    if (!(err instanceof SourceConfigError)) throw err;
+    const unsupported = err.path === 'body.source.type';
+    throw new ApiError(400, unsupported ? 'unsupported_source' : 'invalid_request', err.message, [{ path: err.path, message: err.message.slice(err.path.length + 2) }]);
+  }
 }
 
 type AlertBrief = { status: string; level: string | null; episode: number } | null;
 
-export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown }, alert: AlertBrief) {
+export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown }, alert: AlertBrief, source: Record<string, unknown>) {
   return {
     id: a.id,
     workspace_id: a.workspace_id,
@@ -56,7 +55,7 @@ export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown 
     external_id: a.external_id,
     currency: a.currency,
     quota_per_unit: a.quota_per_unit,
-    source: { type: a.source_type },
+    source,
     rules: a.rules ? (JSON.parse(a.rules) as SettingsPatch) : null,
     top_up_url: a.top_up_url,
     balance: a.balance,
@@ -67,6 +66,7 @@ export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown 
     spend_per_day: a.spend_per_day === null ? null : Math.round(a.spend_per_day * 10_000) / 10_000,
     runway_days: a.runway_days === null ? null : Math.round(a.runway_days * 100) / 100,
     suggested_threshold: a.suggested_threshold,
+    hook: { newapi: a.hook_token_hash !== null },
     created_at: iso(a.created_at),
     updated_at: iso(a.updated_at),
   };
@@ -74,6 +74,7 @@ export function accountView(a: Omit<AccountsTable, 'spend'> & { spend?: unknown 
 
 export function accountRoutes(app: App, d: Deps): void {
   const { db, dialect } = d.store;
+  const view = (a: AccountsTable, alert: AlertBrief) => accountView(a, alert, sourceView(d.sources, d.box, a));
   const load = async (req: FastifyRequest, id: string) => {
     const a = await db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
     if (!a || !canSee(req, a.workspace_id)) throw notFound('account', id);
@@ -92,7 +93,7 @@ export function accountRoutes(app: App, d: Deps): void {
     const workspaceId = scopeWorkspace(req, b.workspace_id, true)!;
     const ws = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
     if (!ws) throw notFound('workspace', workspaceId);
-    checkSource(b.source);
+    const src = checkSource(d, b.source);
     await validateRules(workspaceId, b.rules);
     const now = Date.now();
     const row: AccountsTable = {
@@ -102,8 +103,8 @@ export function accountRoutes(app: App, d: Deps): void {
       external_id: b.external_id ?? null,
       currency: b.currency,
       quota_per_unit: b.quota_per_unit ?? null,
-      source_type: b.source.type,
-      source_config: null,
+      source_type: src.source_type,
+      source_config: src.source_config,
       rules: b.rules ? JSON.stringify(b.rules) : null,
       top_up_url: b.top_up_url ?? null,
       balance: null,
@@ -112,11 +113,24 @@ export function accountRoutes(app: App, d: Deps): void {
       spend_per_day: null,
       runway_days: null,
       suggested_threshold: null,
+      poll_interval_ms: src.poll_interval_ms,
+      // A new polled account is read right away.
+      next_poll_at: src.source_type === 'push' ? null : now,
+      poll_lease_owner: null,
+      poll_lease_until: null,
+      poll_failures: 0,
+      last_poll_at: null,
+      last_poll_error: null,
+      expected_every_ms: src.expected_every_ms,
+      hook_token_hash: null,
+      hook_secret: null,
+      managed: 0,
       created_at: now,
       updated_at: now,
     };
     await db.insertInto('accounts').values(row).execute().catch(conflictOnUnique(`an account with external_id "${b.external_id}" in this workspace`));
-    return reply.code(201).send(accountView(row, null));
+    if (src.source_type !== 'push') d.poller.wake();
+    return reply.code(201).send(view(row, null));
   });
 
   app.get('/api/v1/accounts', { schema: { querystring: listQuery, tags: ['accounts'] } }, async (req) => {
@@ -134,7 +148,7 @@ export function accountRoutes(app: App, d: Deps): void {
     const page = rows.slice(0, req.query.limit);
     return {
       data: page.map(({ alert_status, alert_level, alert_episode, ...a }) =>
-        accountView(a, alert_status ? { status: alert_status, level: alert_level, episode: alert_episode ?? 0 } : null),
+        view(a, alert_status ? { status: alert_status, level: alert_level, episode: alert_episode ?? 0 } : null),
       ),
       next_cursor: rows.length > req.query.limit ? page[page.length - 1]!.id : null,
     };
@@ -142,13 +156,13 @@ export function accountRoutes(app: App, d: Deps): void {
 
   app.get('/api/v1/accounts/:id', { schema: { params: idParams, tags: ['accounts'] } }, async (req) => {
     const a = await load(req, req.params.id);
-    return accountView(a, (await alertOf(a.id)) ?? null);
+    return view(a, (await alertOf(a.id)) ?? null);
   });
 
   app.patch('/api/v1/accounts/:id', { schema: { params: idParams, body: patchBody, tags: ['accounts'] } }, async (req) => {
     const a = await load(req, req.params.id);
     const b = req.body;
-    if (b.source) checkSource(b.source);
+    const src = b.source ? checkSource(d, b.source, a) : null;
     if (b.rules !== undefined) await validateRules(a.workspace_id, b.rules);
     const now = Date.now();
     const set: Partial<AccountsTable> = { updated_at: now };
@@ -156,7 +170,12 @@ export function accountRoutes(app: App, d: Deps): void {
     if (b.external_id !== undefined) set.external_id = b.external_id ?? null;
     if (b.currency !== undefined) set.currency = b.currency;
     if (b.quota_per_unit !== undefined) set.quota_per_unit = b.quota_per_unit ?? null;
-    if (b.source !== undefined) set.source_type = b.source.type;
+    if (src) {
+      Object.assign(set, src);
+      // A changed source is read right away, with a clean failure count.
+      if (src.source_type !== 'push') Object.assign(set, { next_poll_at: now, poll_failures: 0, last_poll_error: null });
+      else Object.assign(set, { next_poll_at: null, poll_failures: 0, last_poll_error: null });
+    }
     if (b.rules !== undefined) set.rules = b.rules ? JSON.stringify(b.rules) : null;
     if (b.top_up_url !== undefined) set.top_up_url = b.top_up_url ?? null;
     await db.updateTable('accounts').set(set).where('id', '=', a.id).execute().catch(conflictOnUnique(`an account with external_id "${b.external_id}" in this workspace`));
@@ -164,8 +183,17 @@ export function accountRoutes(app: App, d: Deps): void {
       const queued = await reevaluate(db, dialect, { ids: [a.id] }, now);
       if (queued > 0) d.dispatcher.wake();
     }
+    if (src && src.source_type !== 'push') d.poller.wake();
     const fresh = await load(req, a.id);
-    return accountView(fresh, (await alertOf(a.id)) ?? null);
+    return view(fresh, (await alertOf(a.id)) ?? null);
+  });
+
+  // Polls a pulled account now (SPEC §7.2) and records the result like a scheduled poll.
+  app.post('/api/v1/accounts/:id/poll', { schema: { params: idParams, tags: ['accounts'] } }, async (req) => {
+    const a = await load(req, req.params.id);
+    if (a.source_type === 'push')
+      throw new ApiError(409, 'not_polled', 'this account is a push account: balances are sent to POST /api/v1/balances, there is nothing to poll');
+    return d.poller.pollAccount(a, { held: false, waitForHost: true });
   });
 
   app.delete('/api/v1/accounts/:id', { schema: { params: idParams, tags: ['accounts'] } }, async (req, reply) => {

@@ -1,17 +1,19 @@
 import { z } from 'zod';
 import { decodeConfig, encodeConfig, maskConfig } from '../../channels/codec.js';
-import type { ChannelType, NotificationPayload, OutgoingNotification } from '../../channels/types.js';
+import { ChannelConfigError, checkChannelFields, resolveChannelType } from '../../channels/resolve.js';
+import type { ChannelType } from '../../channels/types.js';
 import { EVENT_TYPES, LEVELS } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
-import { sendSafely } from '../../engine/dispatcher.js';
+import { sendChannelTest } from '../../engine/test-send.js';
 import type { ChannelsTable } from '../../store/schema.js';
-import { renderMessage } from '../../template/messages.js';
+import { type TemplateSet, templateSetSchema, validateTemplateSet } from '../../template/custom.js';
+import { storedTemplates } from '../../template/render.js';
 import type { FastifyRequest } from 'fastify';
 import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
-const COMMON = ['workspace_id', 'name', 'type', 'events', 'min_level', 'enabled', 'account_ids'] as const;
+const COMMON = ['workspace_id', 'name', 'type', 'events', 'min_level', 'enabled', 'account_ids', 'template'] as const;
 const commonSchema = z.object({
   workspace_id: z.string().min(1).max(200).optional(),
   name: z.string().trim().min(1).max(200),
@@ -20,6 +22,8 @@ const commonSchema = z.object({
   min_level: z.enum(LEVELS).nullish(),
   enabled: z.boolean().default(true),
   account_ids: z.array(z.string().min(1).max(200)).max(10_000).nullish(),
+  /** Message templates for this channel (docs/templates.md); null = the workspace's or the built-in ones. */
+  template: templateSetSchema.nullish(),
 });
 const createBody = commonSchema.passthrough();
 const patchBody = commonSchema.omit({ workspace_id: true, type: true }).partial().passthrough();
@@ -34,27 +38,29 @@ function split(body: Record<string, unknown>): { fields: Record<string, unknown>
 }
 
 function validateFields(type: ChannelType, fields: Record<string, unknown>): Record<string, unknown> {
-  const r = type.schema.safeParse(fields);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: ['body', ...i.path].join('.'), message: i.message }));
+  const r = checkChannelFields(type, fields);
+  if (!r.ok) {
+    const issues = r.issues.map((i) => ({ path: ['body', ...i.path].join('.'), message: i.message }));
     throw new ApiError(400, 'invalid_request', `${issues[0]!.path}: ${issues[0]!.message}`, issues);
   }
-  return r.data as Record<string, unknown>;
+  return r.data;
 }
 
-/** `type` given, or inferred from a plain http(s) URL (a generic webhook). Chat-bot URL inference: issue "channels". */
+/** The channel type and its fields (channels/resolve.ts), as a 400 when the body names no usable type. */
 function resolveType(d: Deps, type: string | undefined, fields: Record<string, unknown>): ChannelType {
-  let name = type;
-  if (!name && typeof fields.url === 'string' && /^(https?|jsons?):\/\//.test(fields.url)) {
-    name = 'webhook';
-    fields.url = (fields.url as string).replace(/^json(s?):\/\//, 'http$1://');
+  try {
+    return resolveChannelType(d.channels, type, fields);
+  } catch (err) {
+    if (!(err instanceof ChannelConfigError)) throw err;
+    const message = err.field === 'url' ? `body.url: ${err.message}` : err.message;
+    throw new ApiError(400, err.code, message, [{ path: `body.${err.field}`, message: err.detail }]);
   }
-  if (!name) throw new ApiError(400, 'invalid_request', 'give the channel a "type" (or a "url" to infer it from)', [{ path: 'body.type', message: 'required' }]);
-  const t = d.channels.get(name);
-  if (!t)
-    throw new ApiError(400, 'unsupported_channel', `channel type "${name}" is not supported; supported: ${[...d.channels.keys()].join(', ')}`, [
-      { path: 'body.type', message: 'unsupported' },
-    ]);
+}
+
+/** A channel's message templates, checked (parsed and trial-rendered) before they are saved. */
+function checkTemplates(t: TemplateSet): TemplateSet {
+  const problems = validateTemplateSet(t, { path: 'body.template' });
+  if (problems.length > 0) throw new ApiError(400, 'invalid_request', `${problems[0]!.path}: ${problems[0]!.message}`, problems);
   return t;
 }
 
@@ -85,6 +91,7 @@ export function channelView(d: Deps, c: ChannelsTable) {
     events: c.events ? (JSON.parse(c.events) as string[]) : null,
     min_level: c.min_level,
     account_ids: c.account_ids ? (JSON.parse(c.account_ids) as string[]) : null,
+    template: storedTemplates(c.template),
     enabled: c.enabled === 1,
     created_at: iso(c.created_at),
     updated_at: iso(c.updated_at),
@@ -118,6 +125,8 @@ export function channelRoutes(app: App, d: Deps): void {
       min_level: b.min_level ?? null,
       account_ids: b.account_ids ? JSON.stringify(b.account_ids) : null,
       enabled: b.enabled ? 1 : 0,
+      template: b.template ? JSON.stringify(checkTemplates(b.template)) : null,
+      managed: 0,
       created_at: now,
       updated_at: now,
     };
@@ -155,6 +164,7 @@ export function channelRoutes(app: App, d: Deps): void {
       set.account_ids = b.account_ids ? JSON.stringify(b.account_ids) : null;
     }
     if (b.enabled !== undefined) set.enabled = b.enabled ? 1 : 0;
+    if (b.template !== undefined) set.template = b.template ? JSON.stringify(checkTemplates(b.template)) : null;
     await db.updateTable('channels').set(set).where('id', '=', c.id).execute();
     return channelView(d, await load(req, c.id));
   });
@@ -169,77 +179,12 @@ export function channelRoutes(app: App, d: Deps): void {
   app.post('/api/v1/channels/:id/test', { schema: { params: idParams, body: testBody, tags: ['channels'] } }, async (req) => {
     const c = await load(req, req.params.id);
     const w = await db.selectFrom('workspaces').selectAll().where('id', '=', c.workspace_id).executeTakeFirstOrThrow();
-    const type = d.channels.get(c.type)!;
-    const now = Date.now();
-    const payload: NotificationPayload = {
-      type: 'test',
-      occurred_at: new Date(now).toISOString(),
-      workspace: { id: w.id, name: w.name, external_id: w.external_id, locale: w.locale, time_zone: w.time_zone },
-      account: null,
-      balance: null,
-      currency: null,
-      level: null,
-      threshold: null,
-      episode: 0,
-      reminder: 0,
-      ...(req.body?.message ? { note: req.body.message } : {}),
-    };
-    const key = `test_${newId('dl').slice(3)}`;
-    const n: OutgoingNotification = { key, payload, message: renderMessage(payload, { dashboardUrl: d.config.publicUrl ?? null }) };
-    const started = Date.now();
-    const result = await sendSafely(type, decodeConfig(type, c.config, d.box), n, d.channelContext);
-    const done = Date.now();
-    const id = newId('dl');
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('deliveries')
-        .values({
-          id,
-          workspace_id: c.workspace_id,
-          channel_id: c.id,
-          account_id: null,
-          alert_id: null,
-          event: 'test',
-          level: null,
-          episode: 0,
-          idempotency_key: key,
-          payload: JSON.stringify(payload),
-          status: result.ok ? 'delivered' : 'dead',
-          deferred: 0,
-          attempts: 1,
-          next_attempt_at: now,
-          lease_owner: null,
-          lease_until: null,
-          last_status_code: result.status ?? null,
-          last_error: result.ok ? null : result.error,
-          last_response: result.response ?? null,
-          created_at: now,
-          updated_at: done,
-          delivered_at: result.ok ? done : null,
-        })
-        .execute();
-      await trx
-        .insertInto('delivery_attempts')
-        .values({
-          id: newId('at'),
-          delivery_id: id,
-          started_at: started,
-          duration_ms: done - started,
-          status_code: result.status ?? null,
-          response: result.response ?? null,
-          error: result.ok ? null : result.error,
-          outcome: result.ok ? 'delivered' : 'failed',
-        })
-        .execute();
-    });
-    d.metrics.deliveries.inc({ channel_type: c.type, result: result.ok ? 'delivered' : 'test_failed' });
-    return {
-      ok: result.ok,
-      status: result.status ?? null,
-      response: result.response ?? null,
-      error: result.ok ? null : result.error,
-      delivery_id: id,
-    };
+    return sendChannelTest(
+      { db, dialect: d.store.dialect, box: d.box, channels: d.channels, ctx: d.channelContext, metrics: d.metrics },
+      c,
+      w,
+      { message: req.body?.message, dashboardUrl: d.config.publicUrl ?? null },
+    );
   });
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { externalIdSchema, LOCALES, timeZoneSchema } from '../../domain/fields.js';
 import { newId } from '../../domain/ids.js';
 import {
   applySettingsPatch,
@@ -9,24 +10,14 @@ import {
 } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
 import { generateApiKey } from '../../security/api-keys.js';
+import { isUniqueViolation } from '../../store/errors.js';
 import type { WorkspacesTable } from '../../store/schema.js';
 import { assertWorkspaceAccess, canSee, principal, requireAdmin } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
-export const LOCALES = ['en', 'zh-CN'] as const;
-const timeZone = z
-  .string()
-  .max(64)
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'not an IANA time zone such as "UTC" or "Asia/Shanghai"');
-const externalId = z.string().min(1).max(200);
+const timeZone = timeZoneSchema;
+const externalId = externalIdSchema;
 
 const createBody = z
   .object({
@@ -60,11 +51,6 @@ export function workspaceView(w: WorkspacesTable) {
   };
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || /UNIQUE constraint failed/.test(e?.message ?? '');
-}
-
 export function conflictOnUnique<T>(what: string): (err: unknown) => T {
   return (err) => {
     if (isUniqueViolation(err)) throw new ApiError(409, 'conflict', `${what} already exists`);
@@ -93,6 +79,7 @@ export function workspaceRoutes(app: App, d: Deps): void {
       locale: b.locale,
       time_zone: b.time_zone,
       settings: JSON.stringify(settings),
+      managed: 0,
       created_at: now,
       updated_at: now,
     };

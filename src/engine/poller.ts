@@ -12,7 +12,7 @@ import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database } from '../store/schema.js';
 import { type AccountForEval, EVAL_ACCOUNT_COLUMNS, Evaluator } from './evaluator.js';
 import { HostLimiter } from './host-limiter.js';
-import { ingestSamples } from './ingest.js';
+import { IngestError, ingestSamples, type SampleIn } from './ingest.js';
 import { pollPlan, type PollPlan } from './poll-plan.js';
 
 // The poller (SPEC §5): claims due pulled accounts with a lease (SKIP LOCKED on PostgreSQL, so several instances
@@ -48,6 +48,13 @@ export interface PollAnswer {
 
 type PolledAccount = AccountsTable;
 
+interface PendingRecord {
+  sample: SampleIn;
+  id: string;
+  set: Partial<AccountsTable>;
+  done(err?: Error): void;
+}
+
 export class Poller {
   readonly instanceId = newId('at').replace('at_', 'poll_');
   private timer: NodeJS.Timeout | null = null;
@@ -55,6 +62,9 @@ export class Poller {
   /** Per-host budgets of sources with their own (stricter) limit, by source type. */
   private readonly typeHosts = new Map<string, HostLimiter>();
   private ticking = false;
+  private again = false;
+  private readonly pending: PendingRecord[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
   private stopped = true;
 
   constructor(private readonly d: PollerDeps) {}
@@ -78,19 +88,32 @@ export class Poller {
     if (!this.stopped) void this.tick();
   }
 
-  /** Claims due accounts (up to the free concurrency) and polls them. */
+  /** Claims due accounts (up to the free concurrency) and polls them; a finished poll looks for more at once. */
   async tick(): Promise<void> {
-    if (this.ticking || this.stopped) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     this.ticking = true;
     try {
-      const free = this.d.concurrency - this.inflight.size;
-      if (free <= 0) return;
-      for (const a of await this.claim(free)) {
-        const p = this.pollClaimed(a)
-          .catch((err) => this.d.logger.error({ err, account: a.id }, 'poll failed unexpectedly; it will be retried when its lease expires'))
-          .finally(() => this.inflight.delete(p));
-        this.inflight.add(p);
-      }
+      do {
+        this.again = false;
+        const free = this.d.concurrency - this.inflight.size;
+        // Claim in batches: one claim per finished poll would cost a query per poll.
+        if (free <= 0 || (this.inflight.size > 0 && free < this.d.concurrency / 4)) break;
+        const claimed = await this.claim(free);
+        for (const a of claimed) {
+          const p = this.pollClaimed(a)
+            .catch((err) => this.d.logger.error({ err, account: a.id }, 'poll failed unexpectedly; it will be retried when its lease expires'))
+            .finally(() => {
+              this.inflight.delete(p);
+              this.wake();
+            });
+          this.inflight.add(p);
+        }
+        if (claimed.length < free) break; // nothing more is due now
+      } while (this.again && !this.stopped);
     } catch (err) {
       this.d.logger.error({ err }, 'poller could not claim due accounts; will retry');
     } finally {
@@ -178,7 +201,7 @@ export class Poller {
 
   private async recordSuccess(a: PolledAccount, plan: PollPlan, r: Reading, held: boolean): Promise<PollAnswer> {
     const now = Date.now();
-    const { db, dialect } = this.d;
+    const { db } = this.d;
     // The provider states its currency: a new account (no balance yet) adopts it; afterwards a change is an error,
     // since mixing currencies in one history would make every figure wrong.
     let currency = a.currency;
@@ -194,33 +217,66 @@ export class Poller {
         return this.recordFailure(a, plan, e, held);
       }
     }
-    let queued = 0;
+    const set = {
+      poll_failures: 0,
+      last_poll_at: now,
+      last_poll_error: null,
+      next_poll_at: now + plan.nextDelay(0),
+      ...(held ? { poll_lease_owner: null, poll_lease_until: null } : {}),
+    };
     if (r.balance !== null && !r.unlimited) {
-      const out = await ingestSamples(
-        db,
-        dialect,
-        [{ index: 0, account: a.id, balance: r.balance, at: now, ...(r.used !== undefined ? { used: r.used } : {}), ...(r.requests !== undefined ? { requests: r.requests } : {}), raw: r.raw }],
-        a.workspace_id,
-        now,
-      );
-      queued += out.queuedDeliveries;
+      const sample: SampleIn = {
+        index: 0,
+        account: a.id,
+        balance: r.balance,
+        at: now,
+        ...(r.used !== undefined ? { used: r.used } : {}),
+        ...(r.requests !== undefined ? { requests: r.requests } : {}),
+        raw: r.raw,
+      };
+      await this.recordBatched({ sample, id: a.id, set });
     } else {
       // Nothing to apply (an unlimited key) but the source works: resolve a failing source.
-      queued += await this.sourceStatus(a.id, null);
+      if ((await this.sourceStatus(a.id, null)) > 0) this.d.onQueued();
+      await db.updateTable('accounts').set(set).where('id', '=', a.id).execute();
     }
-    await db
-      .updateTable('accounts')
-      .set({
-        poll_failures: 0,
-        last_poll_at: now,
-        last_poll_error: null,
-        next_poll_at: now + plan.nextDelay(0),
-        ...(held ? { poll_lease_owner: null, poll_lease_until: null } : {}),
-      })
-      .where('id', '=', a.id)
-      .execute();
-    if (queued > 0) this.d.onQueued();
     return { ok: true, balance: r.unlimited ? null : r.balance, currency, ...(r.unlimited ? { unlimited: true } : {}) };
+  }
+
+  /**
+   * Polls that finish together are recorded together: one ingest transaction for their samples and one for their
+   * schedules, instead of several statements per poll (the cost that dominates with thousands of accounts).
+   */
+  private recordBatched(item: Omit<PendingRecord, 'done'>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ ...item, done: (err) => (err ? reject(err) : resolve()) });
+      if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flushPending(), 5);
+    });
+  }
+
+  private async flushPending(): Promise<void> {
+    this.flushTimer = null;
+    const batch = this.pending.splice(0, this.pending.length);
+    if (batch.length === 0) return;
+    const { db, dialect } = this.d;
+    const now = Date.now();
+    let queued = 0;
+    try {
+      try {
+        queued += (await ingestSamples(db, dialect, batch.map((b, index) => ({ ...b.sample, index })), null, now)).queuedDeliveries;
+      } catch (err) {
+        // One account deleted since it was claimed rejects the whole batch: record the others one by one.
+        if (!(err instanceof IngestError)) throw err;
+        for (const b of batch) queued += await ingestSamples(db, dialect, [b.sample], null, now).then((o) => o.queuedDeliveries, () => 0);
+      }
+      await db.transaction().execute(async (trx) => {
+        for (const b of batch) await trx.updateTable('accounts').set(b.set).where('id', '=', b.id).execute();
+      });
+      for (const b of batch) b.done();
+    } catch (err) {
+      for (const b of batch) b.done(err as Error);
+    }
+    if (queued > 0) this.d.onQueued();
   }
 
   private async recordFailure(a: PolledAccount, plan: PollPlan, e: SourceError, held: boolean): Promise<PollAnswer> {

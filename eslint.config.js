@@ -1,10 +1,11 @@
 // Lint: ESLint with typescript-eslint's recommended rules. (Biome was tried first, but its per-platform binaries
 // are not all in the registry this project installs from, which breaks `npm ci` against the lock file.)
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'data/', 'coverage/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'dist-bench/', 'node_modules/', 'data/', 'coverage/', 'test-artifacts/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -17,5 +18,10 @@ export default tseslint.config(
   {
     files: ['test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  // The dashboard (web/src): React's rules of hooks and the React Compiler's checks.
+  {
+    files: ['web/src/**/*.{ts,tsx}'],
+    ...reactHooks.configs.flat.recommended,
   },
 );

@@ -3,6 +3,7 @@ import type { AppConfig } from './config/env.js';
 import { ConfigError } from './config/env.js';
 import { closeChannelMailers, createMailer } from './channels/mailer.js';
 import { channelRegistry } from './channels/registry.js';
+import { syncAdminEmail } from './engine/admin-email.js';
 import { HostLimiter } from './engine/host-limiter.js';
 import { checkPushSilence, Poller } from './engine/poller.js';
 import { sourceRegistry } from './sources/registry.js';
@@ -12,6 +13,7 @@ import { sendDueReminders } from './engine/reevaluate.js';
 import { Periodic } from './engine/periodic.js';
 import { downsampleHistory } from './engine/retention.js';
 import { buildHttpApp } from './http/app.js';
+import { ensureEnvAdmin } from './http/routes/session.js';
 import type { App } from './http/types.js';
 import { Metrics } from './metrics.js';
 import { createHttpClient } from './net/http-client.js';
@@ -84,6 +86,10 @@ export async function createService(config: AppConfig, opts: { logger?: Logger; 
       box = k.box;
     }
     await checkSecretKey(store, box);
+    // The dashboard: the first admin from the environment (once), and every workspace's admin e-mail channel in
+    // line with the members and with whether SMTP is configured now.
+    if (config.dashboardAdmin) await ensureEnvAdmin(store.db, config.dashboardAdmin, logger);
+    await syncAdminEmail({ db: store.db, box, smtp: config.smtp !== null }, 'all');
 
     const metrics = new Metrics(store.db);
     const http = createHttpClient({ allowPrivateTargets: config.allowPrivateTargets, timeoutMs: config.outboundTimeoutMs });

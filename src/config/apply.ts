@@ -133,7 +133,8 @@ async function applyIn(trx: Kysely<Database>, box: SecretBox, spec: ConfigSpec, 
       summary.unmanaged.accounts.push(label);
       await release('accounts', a, `account ${label}`);
     }
-    for (const c of await trx.selectFrom('channels').select(['id', 'name', 'managed']).where('workspace_id', '=', ws.id).orderBy('id').execute()) {
+    // The system channel (e-mail to the workspace's admins) is balancewatch's own, neither the file's nor the user's.
+    for (const c of await trx.selectFrom('channels').select(['id', 'name', 'managed']).where('workspace_id', '=', ws.id).where('system', '=', 0).orderBy('id').execute()) {
       if (kept.has(c.id)) continue;
       const label = `${w.name} / ${c.name}`;
       summary.unmanaged.channels.push(label);
@@ -288,7 +289,15 @@ async function upsertChannels(
   const kept = new Set<string>();
   if (specs.length === 0) return kept;
   // By name; when several share one, the managed one (then the oldest) is the file's.
-  const rows = await trx.selectFrom('channels').selectAll().where('workspace_id', '=', ws.id).orderBy('managed', 'desc').orderBy('created_at').orderBy('id').execute();
+  const rows = await trx
+    .selectFrom('channels')
+    .selectAll()
+    .where('workspace_id', '=', ws.id)
+    .where('system', '=', 0) // never the system channel (engine/admin-email.ts), whatever its name
+    .orderBy('managed', 'desc')
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   const byName = new Map<string, ChannelsTable>();
   for (const r of rows) if (!byName.has(r.name)) byName.set(r.name, r);
   for (const s of specs) {

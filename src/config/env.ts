@@ -35,6 +35,18 @@ const envSchema = z.object({
     .optional(),
   SMTP_FROM: z.string().optional(),
   BALANCEWATCH_PUBLIC_URL: z.string().url().optional(),
+  // The first dashboard admin (SPEC §7.1), created at start when no user has this e-mail yet.
+  BALANCEWATCH_ADMIN_EMAIL: z
+    .email({ pattern: z.regexes.html5Email, error: 'BALANCEWATCH_ADMIN_EMAIL must be an e-mail address' })
+    .max(254)
+    .optional(),
+  BALANCEWATCH_ADMIN_PASSWORD: z
+    .string()
+    .min(10, 'BALANCEWATCH_ADMIN_PASSWORD must be at least 10 characters')
+    .max(1024, 'BALANCEWATCH_ADMIN_PASSWORD must be at most 1024 characters')
+    .optional(),
+  /** The built dashboard (default: web/dist in the package). */
+  BALANCEWATCH_WEB_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BALANCEWATCH_DELIVERY_GIVE_UP: duration('BALANCEWATCH_DELIVERY_GIVE_UP').default(24 * 3_600_000),
   BALANCEWATCH_RETRY_BASE: duration('BALANCEWATCH_RETRY_BASE').default(2_000),
@@ -60,6 +72,10 @@ export interface AppConfig {
   allowPrivateTargets: boolean;
   smtp: { url: string; from: string } | null;
   publicUrl: string | undefined;
+  /** BALANCEWATCH_ADMIN_EMAIL + BALANCEWATCH_ADMIN_PASSWORD: the first dashboard admin, created at start. */
+  dashboardAdmin: { email: string; password: string } | null;
+  /** BALANCEWATCH_WEB_DIR, absolute; undefined = the package's web/dist. */
+  webDir: string | undefined;
   logLevel: string;
   delivery: { giveUpMs: number; retryBaseMs: number; retryMaxMs: number; concurrency: number };
   outboundTimeoutMs: number;
@@ -78,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const e = parsed.data;
   if (e.SMTP_URL && !e.SMTP_FROM) throw new ConfigError('SMTP_URL is set but SMTP_FROM is not: set the sender address');
+  if (!e.BALANCEWATCH_ADMIN_EMAIL !== !e.BALANCEWATCH_ADMIN_PASSWORD)
+    throw new ConfigError('set both BALANCEWATCH_ADMIN_EMAIL and BALANCEWATCH_ADMIN_PASSWORD (the first dashboard admin), or neither');
   return {
     port: e.PORT,
     host: e.HOST,
@@ -88,6 +106,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     allowPrivateTargets: e.BALANCEWATCH_ALLOW_PRIVATE_TARGETS,
     smtp: e.SMTP_URL && e.SMTP_FROM ? { url: e.SMTP_URL, from: e.SMTP_FROM } : null,
     publicUrl: e.BALANCEWATCH_PUBLIC_URL,
+    dashboardAdmin:
+      e.BALANCEWATCH_ADMIN_EMAIL && e.BALANCEWATCH_ADMIN_PASSWORD
+        ? { email: e.BALANCEWATCH_ADMIN_EMAIL.trim().toLowerCase(), password: e.BALANCEWATCH_ADMIN_PASSWORD }
+        : null,
+    webDir: e.BALANCEWATCH_WEB_DIR ? path.resolve(e.BALANCEWATCH_WEB_DIR) : undefined,
     logLevel: e.LOG_LEVEL,
     delivery: {
       giveUpMs: e.BALANCEWATCH_DELIVERY_GIVE_UP,

@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 
 // Prefixed, time-ordered ids ("acc_0mf3k2…"): sortable by creation, readable in logs, unguessable.
-export type IdPrefix = 'ws' | 'acc' | 'ch' | 'al' | 'dl' | 'at' | 'key';
+export type IdPrefix = 'ws' | 'acc' | 'ch' | 'al' | 'dl' | 'at' | 'key' | 'usr';
 
 // Random bytes are drawn in blocks: one system call per id was a measurable cost at thousands of ids a second.
 const pool = Buffer.alloc(4096);

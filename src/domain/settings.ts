@@ -37,6 +37,11 @@ const settingsShape = {
   spike_min_amount: amount.nullable(),
   /** The workspace's message templates (template/custom.ts), null = the built-in messages. */
   templates: templateSetSchema.nullable(),
+  /**
+   * Notifications also go by e-mail to the workspace's admin members when SMTP is configured (SPEC §4: on by
+   * default). Workspace-wide: accounts cannot override it (engine/admin-email.ts).
+   */
+  email_admins: z.boolean(),
 };
 
 export const notificationSettingsSchema = z.object(settingsShape).strict();
@@ -46,8 +51,11 @@ export type NotificationSettings = z.infer<typeof notificationSettingsSchema>;
 export const settingsPatchSchema = z.object(settingsShape).partial().strict();
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 
-/** An account's `rules`: the settings an account may override (message templates are per workspace or channel). */
-export const accountRulesSchema = settingsPatchSchema.omit({ templates: true });
+/**
+ * An account's `rules`: the settings an account may override (message templates are per workspace or channel;
+ * who receives the admins' e-mail is per workspace).
+ */
+export const accountRulesSchema = settingsPatchSchema.omit({ templates: true, email_admins: true });
 
 export const DEFAULT_SETTINGS: NotificationSettings = {
   notify_low_balance: true,
@@ -65,6 +73,7 @@ export const DEFAULT_SETTINGS: NotificationSettings = {
   spike_factor: 3,
   spike_min_amount: null,
   templates: null,
+  email_admins: true,
 };
 
 /** Settings as stored: fields added since they were saved take their defaults. */

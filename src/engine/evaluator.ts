@@ -122,13 +122,15 @@ export class Evaluator {
         this.db.selectFrom('workspaces').selectAll().where('id', 'in', ids).execute(),
         this.db
           .selectFrom('channels')
-          .select(['id', 'workspace_id', 'type', 'events', 'min_level', 'account_ids', 'enabled'])
+          .select(['id', 'workspace_id', 'type', 'events', 'min_level', 'account_ids', 'enabled', 'system'])
           .where('workspace_id', 'in', ids)
           .where('enabled', '=', 1)
           .execute(),
       ]);
       for (const w of rows) {
         const settings = parseStoredSettings(w.settings);
+        // The system channel mails the workspace's admins (engine/admin-email.ts) unless the workspace said no.
+        const wanted = (c: (typeof channels)[number]) => c.workspace_id === w.id && (c.system !== 1 || settings.email_admins);
         this.workspaces.set(w.id, {
           id: w.id,
           name: w.name,
@@ -137,7 +139,7 @@ export class Evaluator {
           time_zone: w.time_zone,
           settings,
           rules: compile(settings),
-          channels: channels.filter((c) => c.workspace_id === w.id),
+          channels: channels.filter(wanted),
         });
       }
     }

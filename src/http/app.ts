@@ -7,8 +7,13 @@ import { accountRoutes } from './routes/accounts.js';
 import { alertRoutes } from './routes/alerts.js';
 import { balanceRoutes } from './routes/balances.js';
 import { channelRoutes } from './routes/channels.js';
+import { LoginGuard } from './login-limiter.js';
+import { historyRoutes } from './routes/history.js';
 import { hookRoutes } from './routes/hooks.js';
+import { memberRoutes } from './routes/members.js';
+import { sessionRoutes } from './routes/session.js';
 import { workspaceRoutes } from './routes/workspaces.js';
+import { installStatic } from './static.js';
 import type { App, Deps } from './types.js';
 
 export async function buildHttpApp(d: Deps): Promise<App> {
@@ -23,7 +28,7 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
-  installAuth(app, d.store.db, d.config.adminApiKey);
+  installAuth(app, d.store.db, d.config.adminApiKey, { publicUrl: d.config.publicUrl });
   // The API speaks JSON only: a text/plain body would reach the schemas as a string and fail with a puzzling
   // "expected object" instead of a clear 415.
   app.removeContentTypeParser('text/plain');
@@ -72,6 +77,12 @@ export async function buildHttpApp(d: Deps): Promise<App> {
   balanceRoutes(app, d);
   alertRoutes(app, d);
   hookRoutes(app, d);
+  // The dashboard: login and members (one failed-login guard for both), chart data, and the built SPA at `/`.
+  const loginGuard = new LoginGuard();
+  sessionRoutes(app, d, loginGuard);
+  memberRoutes(app, d, loginGuard);
+  historyRoutes(app, d);
+  await installStatic(app, d.config.webDir);
   return app;
 }
 

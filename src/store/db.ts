@@ -15,6 +15,7 @@ import pg from 'pg';
 import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_spend.js';
 import * as m0003 from './migrations/0003_channels_sources.js';
+import * as m0004 from './migrations/0004_dashboard.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -80,6 +81,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_spend': m0002,
   '0003_channels_sources': m0003,
+  '0004_dashboard': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -105,6 +105,11 @@ export interface ChannelsTable {
   /** Per-channel message templates (JSON TemplateSet) or null. */
   template: string | null;
   managed: number;
+  /**
+   * 1 for the channel balancewatch keeps itself: e-mail to the workspace's admin members (engine/admin-email.ts).
+   * Optional in the type because the column defaults to 0: rows written without it are ordinary channels.
+   */
+  system?: number;
   created_at: number;
   updated_at: number;
 }
@@ -155,6 +160,49 @@ export interface DeliveryAttemptsTable {
   outcome: string;
 }
 
+/** A dashboard user (issue #6). `email` is stored lower-cased. */
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  /** security/passwords.ts; null while an invited user has not accepted yet. */
+  password_hash: string | null;
+  /** 1 = instance admin: every workspace, as admin. */
+  is_admin: number;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+export type MemberRole = 'admin' | 'viewer';
+
+export interface MembershipsTable {
+  user_id: string;
+  workspace_id: string;
+  role: string;
+  created_at: number;
+}
+
+/** A login session: the cookie holds the random id, the table its SHA-256. */
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+  last_seen_at: number;
+}
+
+/** An invitation to a workspace: the link holds the random token, the table its SHA-256. */
+export interface InvitesTable {
+  token_hash: string;
+  workspace_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -171,4 +219,8 @@ export interface Database {
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
   meta: MetaTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  invites: InvitesTable;
 }

@@ -523,6 +523,31 @@ const CASES: Hostile[] = [
   { name: 'changing the time zone to "Nowhere/Land"', method: 'PATCH', url: (c) => `/api/v1/workspaces/${c.ws}`, body: () => ({ time_zone: 'Nowhere/Land' }), status: 400, code: 'invalid_request', detail: 'body.time_zone' },
   { name: 'changing the time zone to ""', method: 'PATCH', url: (c) => `/api/v1/workspaces/${c.ws}`, body: () => ({ time_zone: '' }), status: 400, code: 'invalid_request', detail: 'body.time_zone' },
   { name: 'an empty workspace external_id', method: 'PATCH', url: (c) => `/api/v1/workspaces/${c.ws}`, body: () => ({ external_id: '' }), status: 400, code: 'invalid_request', detail: 'body.external_id' },
+  // The dashboard: setup, login, invitations, members, chart data. Public routes are sent without a key.
+  { name: 'a login password that is a number', url: () => '/api/v1/session', key: null, body: () => ({ email: 'a@example.com', password: 12345678901 }), status: 400, code: 'invalid_request', detail: 'body.password' },
+  { name: 'a login with an extra field', url: () => '/api/v1/session', key: null, body: () => ({ email: 'a@example.com', password: 'xxxxxxxxxxxx', is_admin: true }), status: 400, code: 'invalid_request', detail: 'body' },
+  {
+    name: '__proto__ in a login',
+    url: () => '/api/v1/session',
+    key: null,
+    body: () => '{"email":"a@example.com","password":"xxxxxxxxxxxx","__proto__":{"is_admin":1}}',
+    status: 400,
+    code: 'invalid_request',
+  },
+  { name: 'a login password of 2,000 characters', url: () => '/api/v1/session', key: null, body: () => ({ email: 'a@example.com', password: long(2000) }), status: 400, code: 'invalid_request', detail: 'body.password' },
+  { name: 'a login with an empty body', url: () => '/api/v1/session', key: null, body: () => '', status: 400, code: 'invalid_json' },
+  { name: 'a login as a form post', url: () => '/api/v1/session', key: null, body: () => 'email=a%40example.com&password=x', type: 'application/x-www-form-urlencoded', status: 415, code: 'unsupported_media_type' },
+  { name: 'a setup with a short password', url: () => '/api/v1/setup', key: null, body: () => ({ email: 'root@example.com', password: 'short' }), status: 400, code: 'invalid_request', detail: 'body.password' },
+  { name: 'a setup with an e-mail list', url: () => '/api/v1/setup', key: null, body: () => ({ email: ['a@example.com'], password: 'long enough password' }), status: 400, code: 'invalid_request', detail: 'body.email' },
+  { name: 'an invitation token of 100,000 characters', url: () => '/api/v1/invites/accept', key: null, body: () => ({ token: long(100_000), password: 'long enough password' }), status: 400, code: 'invalid_request', detail: 'body.token' },
+  { name: 'an invitation token that is an object', url: () => '/api/v1/invites/accept', key: null, body: () => ({ token: { $ne: null }, password: 'long enough password' }), status: 400, code: 'invalid_request', detail: 'body.token' },
+  { name: 'an unknown invitation token', url: () => '/api/v1/invites/accept', key: null, body: () => ({ token: 'A'.repeat(43), password: 'long enough password' }), status: 404, code: 'invalid_invite' },
+  { name: 'inviting as "owner"', url: (c) => `/api/v1/workspaces/${c.ws}/members`, body: () => ({ email: 'a@example.com', role: 'owner' }), status: 400, code: 'invalid_request', detail: 'body.role' },
+  { name: 'inviting a non-address', url: (c) => `/api/v1/workspaces/${c.ws}/members`, body: () => ({ email: 'a@', role: 'viewer' }), status: 400, code: 'invalid_request', detail: 'body.email' },
+  { name: 'a member role "god"', method: 'PATCH', url: (c) => `/api/v1/workspaces/${c.ws}/members/usr_x`, body: () => ({ role: 'god' }), status: 400, code: 'invalid_request', detail: 'body.role' },
+  { name: 'history with 1e9 points', method: 'GET', url: (c) => `/api/v1/accounts/${c.main}/history?points=1e9`, status: 400, code: 'invalid_request', detail: 'querystring.points' },
+  { name: 'history from "NaN"', method: 'GET', url: (c) => `/api/v1/accounts/${c.main}/history?from=NaN`, status: 400, code: 'invalid_request', detail: 'querystring.from' },
+  { name: 'accounts including "__proto__"', method: 'GET', url: (c) => `/api/v1/accounts?workspace_id=${c.ws}&include=__proto__`, status: 400, code: 'invalid_request', detail: 'querystring.include' },
 ];
 
 /** The error envelope SPEC §6 promises: exactly {error: {code, message, details}}. */
@@ -578,6 +603,8 @@ describe.each(databases())('hostile input on %s', (db) => {
       `/api/v1/alerts?workspace_id=${ctx.ws}`,
       `/api/v1/deliveries?workspace_id=${ctx.ws}`,
       '/api/v1/workspaces',
+      `/api/v1/workspaces/${ctx.ws}/members`,
+      '/api/v1/setup',
     ];
     const out: Record<string, unknown> = {};
     for (const p of paths) {

@@ -2,12 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databases } from '../helpers/db.js';
 import { Receiver, sleep } from '../helpers/receiver.js';
 import { type Running, startService } from '../helpers/service.js';
+import { asUser, invitedMember, type Session } from '../helpers/session.js';
 
 // SPEC §8 Security: "a workspace key sees only its workspace (tested on every endpoint)". Two workspaces, A and B,
 // each with an account, a webhook channel, a firing alert, a delivery and API keys. A's key is aimed at every route
 // with B's ids and must neither read nor change anything; the answer must be exactly the one for an id that does
 // not exist, so a key cannot even learn that B's objects exist. A route registered by the app that the tables
 // below do not cover fails the suite, so a new endpoint cannot skip this test.
+// The dashboard's session cookie is held to the same: an admin member and a viewer member of A (and a member of B)
+// are aimed at every route too; a viewer may read its own workspace but change nothing in it; cookie requests
+// that change something need the CSRF token.
 
 /** The ids of one workspace's objects that a request can aim at. */
 interface Target {
@@ -20,6 +24,8 @@ interface Target {
   apiKey: string;
   alert: string;
   delivery: string;
+  /** A member of the workspace (a user id) that the test may change or remove. */
+  member: string;
 }
 
 interface Req {
@@ -38,6 +44,8 @@ interface Case {
   code: string;
   /** Status for A's key aimed at A's own objects: proves the denial comes from isolation, not a bad request. */
   own: number;
+  /** Status for a viewer of A aimed at B, when not `denied` (a change a viewer may make nowhere: 403). */
+  viewerDenied?: number;
 }
 
 const CASES: Case[] = [
@@ -237,6 +245,7 @@ const CASES: Case[] = [
     denied: 422,
     code: 'invalid_samples',
     own: 200,
+    viewerDenied: 403,
   },
   {
     route: 'POST /api/v1/balances',
@@ -245,6 +254,7 @@ const CASES: Case[] = [
     denied: 422,
     code: 'invalid_samples',
     own: 200,
+    viewerDenied: 403,
   },
   {
     route: 'POST /api/v1/balances',
@@ -253,6 +263,55 @@ const CASES: Case[] = [
     denied: 422,
     code: 'invalid_samples',
     own: 200,
+    viewerDenied: 403,
+  },
+  {
+    route: 'GET /api/v1/accounts/:id/history',
+    what: "read the account's balance history",
+    req: (t) => ({ method: 'GET', path: `/api/v1/accounts/${t.account}/history?points=10` }),
+    denied: 404,
+    code: 'not_found',
+    own: 200,
+  },
+  {
+    route: 'GET /api/v1/accounts',
+    what: 'list the accounts with their sparklines',
+    req: (t) => ({ method: 'GET', path: `/api/v1/accounts?workspace_id=${t.ws}&include=sparkline` }),
+    denied: 404,
+    code: 'not_found',
+    own: 200,
+  },
+  {
+    route: 'GET /api/v1/workspaces/:id/members',
+    what: 'list the members',
+    req: (t) => ({ method: 'GET', path: `/api/v1/workspaces/${t.ws}/members` }),
+    denied: 404,
+    code: 'not_found',
+    own: 200,
+  },
+  {
+    route: 'POST /api/v1/workspaces/:id/members',
+    what: 'invite a member',
+    req: (t) => ({ method: 'POST', path: `/api/v1/workspaces/${t.ws}/members`, body: { email: `mallory-${t.ws.slice(-6)}@example.com`, role: 'admin' } }),
+    denied: 404,
+    code: 'not_found',
+    own: 201,
+  },
+  {
+    route: 'PATCH /api/v1/workspaces/:id/members/:user_id',
+    what: "change a member's role",
+    req: (t) => ({ method: 'PATCH', path: `/api/v1/workspaces/${t.ws}/members/${t.member}`, body: { role: 'admin' } }),
+    denied: 404,
+    code: 'not_found',
+    own: 200,
+  },
+  {
+    route: 'DELETE /api/v1/workspaces/:id/members/:user_id',
+    what: 'remove a member',
+    req: (t) => ({ method: 'DELETE', path: `/api/v1/workspaces/${t.ws}/members/${t.member}` }),
+    denied: 404,
+    code: 'not_found',
+    own: 204,
   },
   {
     route: 'GET /api/v1/alerts',
@@ -299,8 +358,21 @@ const LISTS: List[] = [
   { route: 'GET /api/v1/workspaces/:id/api-keys', path: (t) => `/api/v1/workspaces/${t.ws}/api-keys`, ids: (t) => [t.apiKey] },
 ];
 
-/** Routes that take no API key: the credential is an unguessable token in the URL (tested in newapi-hook.test.ts). */
-const PUBLIC_ROUTES = ['POST /api/v1/hooks/newapi/:token'];
+/**
+ * Routes that take no API key: the credential is an unguessable token in the URL (tested in newapi-hook.test.ts),
+ * or they are the dashboard's way in (setup, login, logout, accepting an invitation: session.test.ts).
+ */
+const PUBLIC_ROUTES = [
+  'POST /api/v1/hooks/newapi/:token',
+  'GET /api/v1/setup',
+  'POST /api/v1/setup',
+  'POST /api/v1/session',
+  'DELETE /api/v1/session',
+  'POST /api/v1/invites/accept',
+];
+
+/** Routes about the caller only, with no workspace object to aim at (tested below and in session.test.ts). */
+const SELF_ROUTES = ['GET /api/v1/session'];
 
 /** Ids of the same shapes that do not exist: the denial must look exactly like these. */
 const GHOST: Target = {
@@ -312,6 +384,7 @@ const GHOST: Target = {
   apiKey: 'key_0000ghost000000000000',
   alert: 'al_0000ghost0000000000000',
   delivery: 'dl_0000ghost0000000000000',
+  member: 'usr_0000ghost000000000000',
 };
 
 const routeOf = (method: string, path: string) => `${method} ${path}`;
@@ -355,10 +428,21 @@ describe.each(databases())('workspace isolation on %s', (db) => {
   const rx: Record<'A' | 'B', Receiver> = {} as never;
   const T: Record<'A' | 'B', Target> = {} as never;
   const key: Record<'A' | 'B', string> = {} as never;
+  /** Logged-in members: a viewer of each workspace (the workspace's `member`), and an admin and a viewer of A. */
+  const member: Record<'A' | 'B', Session> = {} as never;
+  let adminOfA: Session;
+  let viewerOfA: Session;
   let beforeB: unknown;
   let beforeA: unknown;
 
   const call = (r: Req, k: string | null) => svc.api(r.method, r.path, r.body, k);
+
+  /** A member of A that a case may change or remove (a pending invitation is a member too). */
+  const freshMember = async (n: string): Promise<string> => {
+    const inv = await svc.api('POST', `/api/v1/workspaces/${T.A.ws}/members`, { email: `own-${n}@example.com`, role: 'viewer' });
+    expect(inv.status).toBe(201);
+    return inv.body.user_id;
+  };
 
   /** Everything of one workspace, read with the admin key. */
   const snapshot = async (t: Target) => {
@@ -373,6 +457,7 @@ describe.each(databases())('workspace isolation on %s', (db) => {
       `/api/v1/alerts?workspace_id=${t.ws}`,
       `/api/v1/deliveries?workspace_id=${t.ws}`,
       `/api/v1/deliveries/${t.delivery}`,
+      `/api/v1/workspaces/${t.ws}/members`,
     ];
     const out: Record<string, unknown> = {};
     for (const p of paths) {
@@ -412,6 +497,7 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     const spare = await svc.api('POST', `/api/v1/workspaces/${ws}/api-keys`, { name: 'spare' });
     expect(spare.status).toBe(201);
     key[name] = main.body.key;
+    member[name] = await invitedMember(svc, ws, `member-${name.toLowerCase()}@example.com`, 'viewer');
     T[name] = {
       ws,
       wsExt: w.body.external_id,
@@ -421,6 +507,7 @@ describe.each(databases())('workspace isolation on %s', (db) => {
       apiKey: spare.body.id,
       alert: alerts.body.data[0].id,
       delivery: delivery.id,
+      member: member[name].userId,
     };
   };
 
@@ -430,6 +517,8 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     svc = await startService(db);
     await makeWorkspace('A');
     await makeWorkspace('B');
+    adminOfA = await invitedMember(svc, T.A.ws, 'admin-a@example.com', 'admin');
+    viewerOfA = await invitedMember(svc, T.A.ws, 'viewer-a@example.com', 'viewer');
     beforeA = await snapshot(T.A);
     beforeB = await snapshot(T.B);
   });
@@ -447,7 +536,7 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     expect(registered).toContain('GET /api/v1/workspaces/:id/notification-settings');
     expect(registered).toContain('POST /api/v1/channels/:id/test');
     expect(registered.length).toBeGreaterThanOrEqual(20);
-    const covered = new Set([...CASES.map((c) => c.route), ...LISTS.map((l) => l.route), ...PUBLIC_ROUTES]);
+    const covered = new Set([...CASES.map((c) => c.route), ...LISTS.map((l) => l.route), ...PUBLIC_ROUTES, ...SELF_ROUTES]);
     const missing = registered.filter((r) => !covered.has(r));
     expect(missing, 'routes with no isolation case: add them to CASES or LISTS').toEqual([]);
     const stale = [...covered].filter((r) => !registered.includes(r));
@@ -466,6 +555,59 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     if (req.method === 'GET') {
       const head = await fetch(svc.url + req.path, { method: 'HEAD', headers: { authorization: `Bearer ${key.A}` } });
       expect(head.status).toBe(c.denied);
+    }
+  });
+
+  const sessionCall = (r: Req, who: Session, opts: { csrf?: boolean } = {}) => asUser(svc, who, r.method, r.path, r.body, opts);
+
+  it.each(CASES)("A's admin member (session) cannot $what of B ($route → $denied), and the answer is the one for a missing id", async (c) => {
+    const r = await sessionCall(c.req(T.B), adminOfA);
+    expect(r.status, JSON.stringify(r.body)).toBe(c.denied);
+    expect(r.body.error.code).toBe(c.code);
+    const ghost = await sessionCall(c.req(GHOST), adminOfA);
+    expect(ghost.status).toBe(c.denied);
+    expect(normalise(ghost.body, GHOST)).toBe(normalise(r.body, T.B));
+    expect(JSON.stringify(r.body)).not.toContain('Tenant B');
+    const req = c.req(T.B);
+    if (req.method === 'GET') expect((await asUser(svc, adminOfA, 'HEAD', req.path)).status).toBe(c.denied);
+  });
+
+  it.each(CASES)("A's viewer (session) cannot $what of B either ($route), and the answer is the one for a missing id", async (c) => {
+    const want = c.viewerDenied ?? c.denied;
+    const r = await sessionCall(c.req(T.B), viewerOfA);
+    expect(r.status, JSON.stringify(r.body)).toBe(want);
+    const ghost = await sessionCall(c.req(GHOST), viewerOfA);
+    expect(ghost.status).toBe(want);
+    expect(normalise(ghost.body, GHOST)).toBe(normalise(r.body, T.B));
+    expect(JSON.stringify(r.body)).not.toContain('Tenant B');
+  });
+
+  it.each(CASES.filter((c) => c.req(GHOST).method !== 'GET'))('a cookie request without the CSRF token is refused before anything else ($route)', async (c) => {
+    for (const t of [T.A, T.B, GHOST]) {
+      const r = await sessionCall(c.req(t), adminOfA, { csrf: false });
+      expect(r.status, JSON.stringify(r.body)).toBe(403);
+      expect(r.body.error.code).toBe('csrf');
+      const wrong = await asUser(svc, adminOfA, c.req(t).method, c.req(t).path, c.req(t).body, { csrf: viewerOfA.csrf });
+      expect(wrong.status).toBe(403);
+      expect(wrong.body.error.code).toBe('csrf');
+    }
+  });
+
+  it('GET /api/v1/session describes the caller only: no other workspace, and nothing for an API key', async () => {
+    for (const [who, ws] of [
+      [adminOfA, T.A.ws],
+      [viewerOfA, T.A.ws],
+      [member.B, T.B.ws],
+    ] as const) {
+      const r = await asUser(svc, who, 'GET', '/api/v1/session');
+      expect(r.status).toBe(200);
+      expect(r.body.workspaces.map((w: any) => w.id)).toEqual([ws]);
+      expect(JSON.stringify(r.body)).not.toContain(ws === T.A.ws ? T.B.ws : T.A.ws);
+    }
+    for (const k of [key.A, undefined]) {
+      const r = await svc.api('GET', '/api/v1/session', undefined, k);
+      expect(r.status).toBe(401);
+      expect(r.body.error.code).toBe('unauthorized');
     }
   });
 
@@ -493,6 +635,23 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     }
   });
 
+  it.each(LISTS)('a list without workspace_id shows a member (session) only its own workspace ($route)', async (l) => {
+    for (const [me, other, who] of [
+      ['A', 'B', adminOfA],
+      ['A', 'B', viewerOfA],
+      ['B', 'A', member.B],
+    ] as const) {
+      const r = await asUser(svc, who, 'GET', l.path(T[me]));
+      expect(r.status).toBe(200);
+      const ids = r.body.data.map((x: any) => x.id);
+      for (const id of l.ids(T[me])) expect(ids).toContain(id);
+      for (const id of l.ids(T[other])) expect(ids).not.toContain(id);
+      if (l.wsOf) for (const x of r.body.data) expect(l.wsOf(x)).toBe(T[me].ws);
+      expect(JSON.stringify(r.body)).not.toContain(T[other].ws);
+      expect(JSON.stringify(r.body)).not.toContain(`Tenant ${other}`);
+    }
+  });
+
   it('filters naming B\'s objects give A an empty list, not B\'s rows', async () => {
     for (const p of [
       `/api/v1/alerts?account_id=${T.B.account}`,
@@ -502,6 +661,9 @@ describe.each(databases())('workspace isolation on %s', (db) => {
       const r = await svc.api('GET', p, undefined, key.A);
       expect(r.status, p).toBe(200);
       expect(r.body.data, p).toEqual([]);
+      const viaSession = await asUser(svc, adminOfA, 'GET', p);
+      expect(viaSession.status, p).toBe(200);
+      expect(viaSession.body.data, p).toEqual([]);
     }
   });
 
@@ -552,6 +714,20 @@ describe.each(databases())('workspace isolation on %s', (db) => {
     for (const l of LISTS) expect((await svc.api('GET', l.path(T.A), undefined, null)).status).toBe(401);
   });
 
+  it('with a bogus, malformed or ended session cookie, every route answers 401', async () => {
+    const ended = await invitedMember(svc, T.A.ws, 'short-session@example.com', 'admin');
+    expect((await asUser(svc, ended, 'DELETE', '/api/v1/session')).status).toBe(204);
+    const cookies = ['bw_session=garbage', `bw_session=${'A'.repeat(43)}`, 'bw_session=', ended.cookie];
+    for (const c of CASES) {
+      const r = c.req(T.A);
+      for (const cookie of cookies) {
+        const res = await asUser(svc, null, r.method, r.path, r.body, { headers: { cookie, 'x-csrf-token': ended.csrf } });
+        expect(res.status, `${c.route} ${cookie}`).toBe(401);
+        expect(res.body.error.code).toBe('unauthorized');
+      }
+    }
+  });
+
   it('a percent-encoded path cannot slip past authentication or isolation', async () => {
     for (const c of CASES) {
       const r = c.req(T.B);
@@ -562,6 +738,8 @@ describe.each(databases())('workspace isolation on %s', (db) => {
         expect(anon.body.error.code).toBe('unauthorized');
         const asA = await call({ ...r, path: encoded }, key.A);
         expect(asA.status, `${c.route} ${encoded} with A's key`).toBe(c.denied);
+        const asMember = await sessionCall({ ...r, path: encoded }, adminOfA);
+        expect(asMember.status, `${c.route} ${encoded} with A's admin member`).toBe(c.denied);
       }
     }
     for (const l of LISTS) {
@@ -626,8 +804,37 @@ describe.each(databases())('workspace isolation on %s', (db) => {
       channel: ch.body.id,
       apiKey: spare.body.id,
       delivery: test.body.delivery_id,
+      member: await freshMember(n),
     };
     const r = await call(c.req(own), key.A);
     expect(r.status, JSON.stringify(r.body)).toBe(c.own);
+  });
+
+  /** Fresh objects of A, so that changing or deleting one does not affect the next case. */
+  const freshA = async (n: string): Promise<Target> => {
+    const acc = await svc.api('POST', '/api/v1/accounts', { workspace_id: T.A.ws, name: `own ${n}`, external_id: `own-${n}` });
+    const ch = await svc.api('POST', '/api/v1/channels', { workspace_id: T.A.ws, name: `own ${n}`, type: 'webhook', url: `${rx.A.url}/own` });
+    const spare = await svc.api('POST', `/api/v1/workspaces/${T.A.ws}/api-keys`, { name: `own ${n}` });
+    const test = await svc.api('POST', `/api/v1/channels/${ch.body.id}/test`, {});
+    expect([acc.status, ch.status, spare.status, test.status]).toEqual([201, 201, 201, 200]);
+    return { ...T.A, account: acc.body.id, accountExt: `own-${n}`, channel: ch.body.id, apiKey: spare.body.id, delivery: test.body.delivery_id, member: await freshMember(n) };
+  };
+
+  it.each(CASES)("positive control: A's admin member (session) may $what of its own ($route → $own)", async (c) => {
+    const own = await freshA(Math.random().toString(36).slice(2, 8));
+    const r = await sessionCall(c.req(own), adminOfA);
+    expect(r.status, JSON.stringify(r.body)).toBe(c.own);
+  });
+
+  it.each(CASES)("A's viewer (session) may read its own workspace but not change it ($route)", async (c) => {
+    const own = await freshA(Math.random().toString(36).slice(2, 8));
+    const req = c.req(own);
+    const r = await sessionCall(req, viewerOfA);
+    if (req.method === 'GET') {
+      expect(r.status, JSON.stringify(r.body)).toBe(c.own);
+      return;
+    }
+    expect(r.status, JSON.stringify(r.body)).toBe(403);
+    expect(r.body.error.code).toBe('forbidden');
   });
 });

@@ -40,6 +40,8 @@ describe('DEFAULT_SETTINGS', () => {
       spike_factor: 3,
       spike_min_amount: null,
       templates: null,
+      // SPEC §4: e-mail to the workspace's admin members is on by default (when SMTP is configured).
+      email_admins: true,
     });
     expect(notificationSettingsSchema.parse(DEFAULT_SETTINGS)).toEqual(DEFAULT_SETTINGS);
   });

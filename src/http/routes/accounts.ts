@@ -9,10 +9,13 @@ import type { AccountsTable } from '../../store/schema.js';
 import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
+import { sparklines } from './history.js';
 import { conflictOnUnique } from './workspaces.js';
 
 // `source`: {type: "push", expected_every?} or {type: "<provider>", ...its fields, interval?, fail_after?};
 // validated by sources/config.ts against the provider's own schema.
+const INCLUDES = ['sparkline'];
+
 const sourceSchema = z.object({ type: z.string().min(1).max(50) }).passthrough();
 
 const createBody = z
@@ -33,6 +36,12 @@ const listQuery = z.object({
   workspace_id: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(200).optional(),
+  /** Extra data per account, comma-separated: `sparkline` (the last 7 days, routes/history.ts). */
+  include: z
+    .string()
+    .max(200)
+    .refine((v) => v.split(',').every((x) => INCLUDES.includes(x.trim())), { message: `expected a comma-separated list of: ${INCLUDES.join(', ')}` })
+    .optional(),
 });
 
 function checkSource(d: Deps, source: Record<string, unknown>, stored?: AccountsTable): ResolvedSource {
@@ -146,10 +155,12 @@ export function accountRoutes(app: App, d: Deps): void {
     if (req.query.cursor) q = q.where('accounts.id', '>', req.query.cursor);
     const rows = await q.execute();
     const page = rows.slice(0, req.query.limit);
+    const spark = req.query.include?.split(',').some((x) => x.trim() === 'sparkline') ? await sparklines(db, page.map((a) => a.id)) : null;
     return {
-      data: page.map(({ alert_status, alert_level, alert_episode, ...a }) =>
-        view(a, alert_status ? { status: alert_status, level: alert_level, episode: alert_episode ?? 0 } : null),
-      ),
+      data: page.map(({ alert_status, alert_level, alert_episode, ...a }) => {
+        const v = view(a, alert_status ? { status: alert_status, level: alert_level, episode: alert_episode ?? 0 } : null);
+        return spark ? { ...v, sparkline: spark.get(a.id) ?? [] } : v;
+      }),
       next_cursor: rows.length > req.query.limit ? page[page.length - 1]!.id : null,
     };
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseAmount } from '../../domain/money.js';
 import { ingestSamples, type SampleIn } from '../../engine/ingest.js';
-import { principal } from '../auth.js';
+import { ingestScope } from '../auth.js';
 import type { App, Deps } from '../types.js';
 
 export const MAX_BATCH = 10_000;
@@ -69,10 +69,10 @@ export function balanceRoutes(app: App, d: Deps): void {
     '/api/v1/balances',
     { bodyLimit: 8 * 1024 * 1024, schema: { body: body, tags: ['balances'] } },
     async (req) => {
-      const p = principal(req);
+      const scope = ingestScope(req);
       const now = Date.now();
       const samples: SampleIn[] = req.body.samples.map((s, index) => ({ ...s, index, at: s.at ?? now }));
-      const out = await ingestSamples(d.store.db, d.store.dialect, samples, p.kind === 'workspace' ? p.workspaceId : null, now);
+      const out = await ingestSamples(d.store.db, d.store.dialect, samples, scope, now);
       d.metrics.samplesIngested.inc(samples.length);
       if (out.queuedDeliveries > 0) d.dispatcher.wake();
       return { accepted: samples.length, applied: out.applied, notifications_queued: out.queuedDeliveries, results: out.results };

@@ -93,9 +93,22 @@ export function channelView(d: Deps, c: ChannelsTable) {
     account_ids: c.account_ids ? (JSON.parse(c.account_ids) as string[]) : null,
     template: storedTemplates(c.template),
     enabled: c.enabled === 1,
+    // The channel balancewatch keeps itself: e-mail to the workspace's admin members (engine/admin-email.ts).
+    ...(c.system === 1 ? { system: true } : {}),
     created_at: iso(c.created_at),
     updated_at: iso(c.updated_at),
   };
+}
+
+/** The system channel is read-only: its recipients are the admin members, its switch a workspace setting. */
+function assertNotSystem(c: ChannelsTable): void {
+  if (c.system === 1)
+    throw new ApiError(
+      409,
+      'system_channel',
+      "this channel e-mails the workspace's admins and is kept by balancewatch: change who receives it under members, " +
+        'or turn it off with the notification setting email_admins: false',
+    );
 }
 
 export function channelRoutes(app: App, d: Deps): void {
@@ -145,6 +158,7 @@ export function channelRoutes(app: App, d: Deps): void {
 
   app.patch('/api/v1/channels/:id', { schema: { params: idParams, body: patchBody, tags: ['channels'] } }, async (req) => {
     const c = await load(req, req.params.id);
+    assertNotSystem(c);
     const b = req.body;
     if ('type' in b || 'workspace_id' in b) throw new ApiError(400, 'invalid_request', 'a channel\'s type and workspace cannot change: create a new channel');
     const type = d.channels.get(c.type)!;
@@ -171,6 +185,7 @@ export function channelRoutes(app: App, d: Deps): void {
 
   app.delete('/api/v1/channels/:id', { schema: { params: idParams, tags: ['channels'] } }, async (req, reply) => {
     const c = await load(req, req.params.id);
+    assertNotSystem(c);
     await db.deleteFrom('channels').where('id', '=', c.id).execute();
     return reply.code(204).send();
   });

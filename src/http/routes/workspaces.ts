@@ -12,7 +12,8 @@ import { reevaluate } from '../../engine/reevaluate.js';
 import { generateApiKey } from '../../security/api-keys.js';
 import { isUniqueViolation } from '../../store/errors.js';
 import type { WorkspacesTable } from '../../store/schema.js';
-import { assertWorkspaceAccess, canSee, principal, requireAdmin } from '../auth.js';
+import { syncAdminEmail } from '../../engine/admin-email.js';
+import { assertWorkspaceAccess, canSee, principal, requireAdmin, visibleWorkspaces } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
 import { type App, type Deps, iso } from '../types.js';
 
@@ -84,13 +85,21 @@ export function workspaceRoutes(app: App, d: Deps): void {
       updated_at: now,
     };
     await db.insertInto('workspaces').values(row).execute().catch(conflictOnUnique(`a workspace with external_id "${b.external_id}"`));
+    // Created in the dashboard: its creator becomes the workspace's admin member, so the workspace's notifications
+    // reach them by e-mail by default (SPEC §4). An API key creates a workspace without members.
+    const userId = req.authSession?.userId;
+    if (userId) {
+      await db.insertInto('memberships').values({ user_id: userId, workspace_id: row.id, role: 'admin', created_at: now }).execute();
+      await syncAdminEmail({ db, box: d.box, smtp: d.config.smtp !== null }, [row.id], now);
+    }
     return reply.code(201).send(workspaceView(row));
   });
 
   app.get('/api/v1/workspaces', { schema: { tags: ['workspaces'] } }, async (req) => {
-    const p = principal(req);
+    const visible = visibleWorkspaces(req);
+    if (visible?.length === 0) return { data: [] };
     let q = db.selectFrom('workspaces').selectAll().orderBy('id').limit(1000);
-    if (p.kind === 'workspace') q = q.where('id', '=', p.workspaceId);
+    if (visible) q = q.where('id', 'in', visible);
     return { data: (await q.execute()).map(workspaceView) };
   });
 

@@ -6,7 +6,7 @@ import { newId } from '../domain/ids.js';
 import { applySettingsPatch, DEFAULT_SETTINGS, parseStoredSettings } from '../domain/settings.js';
 import { reevaluate } from '../engine/reevaluate.js';
 import type { SecretBox } from '../security/secrets.js';
-import { resolveSource } from '../sources/config.js';
+import { newAccountRow, resolveSource } from '../sources/config.js';
 import { type SourceRegistry, sourceRegistry } from '../sources/registry.js';
 import type { Store } from '../store/db.js';
 import { isUniqueViolation } from '../store/errors.js';
@@ -208,37 +208,21 @@ async function upsertAccounts(
     const rules = json(s.rules);
     const old = existing.get(s.external_id);
     if (!old) {
-      const row: AccountsTable = {
-        id: newId('acc'),
-        workspace_id: ws.id,
-        name: s.name,
-        external_id: s.external_id,
-        currency: s.currency,
-        quota_per_unit: s.quota_per_unit,
-        source_type: src.source_type,
-        source_config: src.source_config,
-        rules,
-        top_up_url: s.top_up_url,
-        balance: null,
-        observed_at: null,
-        spend: null,
-        spend_per_day: null,
-        runway_days: null,
-        suggested_threshold: null,
-        poll_interval_ms: src.poll_interval_ms,
-        next_poll_at: src.source_type === 'push' ? null : now,
-        poll_lease_owner: null,
-        poll_lease_until: null,
-        poll_failures: 0,
-        last_poll_at: null,
-        last_poll_error: null,
-        expected_every_ms: src.expected_every_ms,
-        hook_token_hash: null,
-        hook_secret: null,
-        managed: 1,
-        created_at: now,
-        updated_at: now,
-      };
+      const row = newAccountRow(
+        newId('acc'),
+        {
+          workspace_id: ws.id,
+          name: s.name,
+          external_id: s.external_id,
+          currency: s.currency,
+          quota_per_unit: s.quota_per_unit,
+          rules,
+          top_up_url: s.top_up_url,
+          managed: 1,
+        },
+        src,
+        now,
+      );
       await trx.insertInto('accounts').values(row).execute();
       ids.set(s.external_id, row.id);
       plan.summary.accounts.created++;

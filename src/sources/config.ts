@@ -106,6 +106,37 @@ export function resolveSource(
   return { source_type: type.type, source_config: encodeConfig(type, config, box), poll_interval_ms: interval, expected_every_ms: null };
 }
 
+/** A new account row: what the caller decides, plus the fresh state every account starts with. */
+export function newAccountRow(
+  id: string,
+  fields: Pick<AccountsTable, 'workspace_id' | 'name' | 'external_id' | 'currency' | 'quota_per_unit' | 'rules' | 'top_up_url' | 'managed'>,
+  src: ResolvedSource,
+  now: number,
+): AccountsTable {
+  return {
+    id,
+    ...fields,
+    ...src,
+    balance: null,
+    observed_at: null,
+    spend: null,
+    spend_per_day: null,
+    runway_days: null,
+    suggested_threshold: null,
+    // A new polled account is read right away.
+    next_poll_at: src.source_type === 'push' ? null : now,
+    poll_lease_owner: null,
+    poll_lease_until: null,
+    poll_failures: 0,
+    last_poll_at: null,
+    last_poll_error: null,
+    hook_token_hash: null,
+    hook_secret: null,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /** The source as shown in API answers: credentials masked, schedule and health included. */
 export function sourceView(registry: SourceRegistry, box: SecretBox, a: AccountsTable) {
   if (a.source_type === 'push') {

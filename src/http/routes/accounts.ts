@@ -4,7 +4,7 @@ import { currencySchema, quotaPerUnitSchema, topUpUrlSchema } from '../../domain
 import { newId } from '../../domain/ids.js';
 import { effectiveSettings, parseStoredSettings, type SettingsPatch, settingsAt, accountRulesSchema } from '../../domain/settings.js';
 import { reevaluate } from '../../engine/reevaluate.js';
-import { type ResolvedSource, resolveSource, SourceConfigError, sourceView } from '../../sources/config.js';
+import { newAccountRow, type ResolvedSource, resolveSource, SourceConfigError, sourceView } from '../../sources/config.js';
 import type { AccountsTable } from '../../store/schema.js';
 import { canSee, scopeWorkspace } from '../auth.js';
 import { ApiError, notFound } from '../errors.js';
@@ -105,38 +105,21 @@ export function accountRoutes(app: App, d: Deps): void {
     const src = checkSource(d, b.source);
     await validateRules(workspaceId, b.rules);
     const now = Date.now();
-    const row: AccountsTable = {
-      id: newId('acc'),
-      workspace_id: workspaceId,
-      name: b.name,
-      external_id: b.external_id ?? null,
-      currency: b.currency,
-      quota_per_unit: b.quota_per_unit ?? null,
-      source_type: src.source_type,
-      source_config: src.source_config,
-      rules: b.rules ? JSON.stringify(b.rules) : null,
-      top_up_url: b.top_up_url ?? null,
-      balance: null,
-      observed_at: null,
-      spend: null,
-      spend_per_day: null,
-      runway_days: null,
-      suggested_threshold: null,
-      poll_interval_ms: src.poll_interval_ms,
-      // A new polled account is read right away.
-      next_poll_at: src.source_type === 'push' ? null : now,
-      poll_lease_owner: null,
-      poll_lease_until: null,
-      poll_failures: 0,
-      last_poll_at: null,
-      last_poll_error: null,
-      expected_every_ms: src.expected_every_ms,
-      hook_token_hash: null,
-      hook_secret: null,
-      managed: 0,
-      created_at: now,
-      updated_at: now,
-    };
+    const row = newAccountRow(
+      newId('acc'),
+      {
+        workspace_id: workspaceId,
+        name: b.name,
+        external_id: b.external_id ?? null,
+        currency: b.currency,
+        quota_per_unit: b.quota_per_unit ?? null,
+        rules: b.rules ? JSON.stringify(b.rules) : null,
+        top_up_url: b.top_up_url ?? null,
+        managed: 0,
+      },
+      src,
+      now,
+    );
     await db.insertInto('accounts').values(row).execute().catch(conflictOnUnique(`an account with external_id "${b.external_id}" in this workspace`));
     if (src.source_type !== 'push') d.poller.wake();
     return reply.code(201).send(view(row, null));

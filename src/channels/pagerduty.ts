@@ -63,6 +63,9 @@ const RULE_OF: Record<string, string> = {
 };
 const RESOLVING = new Set(['balance.recovered', 'balance.runway_recovered', 'source.recovered']);
 
+/** A resolve: a recovery event, or the silent end of a spend spike (its event with no level, engine/deliveries.ts). */
+const resolves = (p: OutgoingNotification['payload']) => RESOLVING.has(p.type) || (p.type === 'spend.spike' && p.level === null);
+
 export const PD_SEVERITY_BY_SEVERITY: Record<Severity, PdSeverity> = { critical: 'critical', warning: 'warning', info: 'info', resolved: 'info' };
 
 function bounded(key: string): string {
@@ -216,8 +219,9 @@ export const pagerdutyChannel: ChannelType<PagerDutyConfig> = {
   limits: [{ count: 120, windowMs: 60_000 }],
   // Each alert is its own incident with its own dedup_key: never merge two into one event.
   mergeable: false,
+  closesIncidents: true,
   async send(config, n, ctx) {
-    if (RESOLVING.has(n.payload.type)) return post(config, resolveEvent(config, n), ctx);
+    if (resolves(n.payload)) return post(config, resolveEvent(config, n), ctx);
     if (n.payload.type !== 'test') return post(config, triggerEvent(config, n), ctx);
     // Test: a real (info) alert, resolved at once, so the integration is proven without leaving an incident open.
     const trigger = await post(config, triggerEvent(config, n, 'info'), ctx);

@@ -124,6 +124,12 @@ export interface ChannelType<C extends Record<string, unknown> = Record<string, 
   limits?: readonly RateLimit[];
   /** False when queued notifications must never be merged (PagerDuty: each alert is its own incident). */
   mergeable?: boolean;
+  /**
+   * True for services that open an incident per alert (PagerDuty): they get the end of every alert they may have
+   * opened, even when the workspace turned recovery notices off, the channel's `events` leave recoveries out, or the
+   * rule ends silently (a spend spike), so no incident is left open for good.
+   */
+  closesIncidents?: boolean;
   send(config: C, n: OutgoingNotification, ctx: ChannelContext): Promise<ChannelResult>;
 }
 

@@ -42,6 +42,11 @@ export interface Notification {
   /** When to send: `now`, or the end of the anti-spam floor (deferred, sent then only if still in this state). */
   dueAt: number;
   deferred: boolean;
+  /**
+   * The end of an alert nobody asked to hear about (recovery notices off, or a rule that resolves silently): sent
+   * only to channels that open incidents, so they can close them.
+   */
+  quiet?: boolean;
 }
 
 export interface Transition {

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Notification } from '../domain/alert-state.js';
-import { type Level, severity } from '../domain/events.js';
+import { type EventType, type Level, severity } from '../domain/events.js';
 import { idempotencyKey } from '../domain/idempotency.js';
 import { newId } from '../domain/ids.js';
+import { channelRegistry } from '../channels/registry.js';
 import type { NotificationPayload } from '../channels/types.js';
 import type { ChannelsTable, Database, DeliveriesTable } from '../store/schema.js';
 
@@ -11,11 +12,27 @@ import type { ChannelsTable, Database, DeliveriesTable } from '../store/schema.j
 
 export type ChannelRow = Pick<ChannelsTable, 'id' | 'workspace_id' | 'type' | 'events' | 'min_level' | 'account_ids' | 'enabled'>;
 
-export function channelMatches(ch: ChannelRow, event: string, routeLevel: Level | null, accountId: string | null): boolean {
+/** The firing event each recovery ends. */
+const FIRING_EVENT_OF: Partial<Record<string, EventType>> = {
+  'balance.recovered': 'balance.low',
+  'balance.runway_recovered': 'balance.runway_low',
+  'source.recovered': 'source.failing',
+};
+
+const closesIncidents = (type: string) => channelRegistry.get(type)?.closesIncidents === true;
+
+/**
+ * Whether a notification goes to a channel. `quiet` ends of alerts go only to channels that open incidents; those
+ * also get the end of any alert whose firing event they take, whatever their `events` say of recoveries.
+ */
+export function channelMatches(ch: ChannelRow, event: string, routeLevel: Level | null, accountId: string | null, quiet = false): boolean {
   if (!ch.enabled) return false;
+  const incidents = closesIncidents(ch.type);
+  if (quiet && !incidents) return false;
   if (ch.events) {
     const events = JSON.parse(ch.events) as string[];
-    if (!events.includes(event)) return false;
+    const firing = incidents ? (FIRING_EVENT_OF[event] ?? (quiet ? event : undefined)) : undefined;
+    if (!events.includes(event) && !(firing && events.includes(firing))) return false;
   }
   if (ch.min_level && routeLevel && severity(routeLevel) < severity(ch.min_level as Level)) return false;
   if (ch.account_ids && accountId) {
@@ -36,7 +53,7 @@ export function deliveryRows(
   const key = idempotencyKey(alertId, n.episode, n.event, n.level, n.reminder);
   const body = JSON.stringify(payload);
   return channels
-    .filter((ch) => channelMatches(ch, n.event, n.routeLevel, accountId))
+    .filter((ch) => channelMatches(ch, n.event, n.routeLevel, accountId, n.quiet))
     .map((ch) => ({
       id: newId('dl'),
       workspace_id: ch.workspace_id,

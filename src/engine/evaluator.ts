@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { NotificationPayload } from '../channels/types.js';
 import { type AlertState, INITIAL_ALERT_STATE, type Notification, type Transition } from '../domain/alert-state.js';
 import { evaluateCondition } from '../domain/condition.js';
+import type { EventType } from '../domain/events.js';
 import { newId } from '../domain/ids.js';
 import {
   compileForecastRules,
@@ -94,6 +95,14 @@ export interface AccountForecast {
 }
 
 const alertKey = (accountId: string, rule: string) => `${accountId}\0${rule}`;
+
+/** The event that ends each rule's alerts; a spend spike has no recovery event and ends as `spend.spike` with no level. */
+const END_EVENT: Record<string, EventType> = {
+  [LOW_BALANCE_RULE]: 'balance.recovered',
+  [RUNWAY_RULE]: 'balance.runway_recovered',
+  [SPIKE_RULE]: 'spend.spike',
+  [SOURCE_RULE]: 'source.recovered',
+};
 
 function compile(settings: NotificationSettings): CompiledRules {
   return { threshold: compileThresholdRule(settings), forecast: compileForecastRules(settings) };
@@ -287,6 +296,22 @@ export class Evaluator {
     const next = t.next;
     const startedFiring = prev.status !== 'firing' && next.status === 'firing';
     const resolved = prev.status === 'firing' && next.status === 'ok';
+    const notifications = [...t.notifications];
+    if (resolved && !notifications.some((n) => n.level === null)) {
+      // Ended without a notice (recovery notices off, a silent rule, a rule switched off): incident channels
+      // still hear of it so they can close what they opened.
+      notifications.push({
+        event: END_EVENT[rule] ?? 'balance.recovered',
+        level: null,
+        routeLevel: prev.maxLevel ?? prev.level ?? 'warning',
+        episode: prev.episode,
+        reminder: 0,
+        threshold: reminders?.recoverAt ?? 0,
+        dueAt: this.now,
+        deferred: false,
+        quiet: true,
+      });
+    }
     this.alerts.set(key, {
       id: alertId,
       account_id: account.id,
@@ -304,7 +329,7 @@ export class Evaluator {
     });
     this.dirty.add(key);
 
-    for (const n of t.notifications) {
+    for (const n of notifications) {
       const payload: NotificationPayload = {
         type: n.event,
         occurred_at: new Date(observedAt).toISOString(),

@@ -375,10 +375,16 @@ async function main(): Promise<void> {
     '| --- | --- | --- |',
   ];
   for (const h of header) console.log(h);
-  // BENCH_ONLY=polling (or startup, memory) runs one measurement and prints it without writing RESULTS.md.
+  // BENCH_ONLY=ingest (or delivery, polling, startup, memory; SQLite only) runs one measurement and prints it without writing RESULTS.md.
   const only = process.env.BENCH_ONLY;
   if (only) {
-    const benches: Record<string, () => Promise<void>> = { polling: benchPolling, startup: benchStartup, memory: benchMemory };
+    const benches: Record<string, () => Promise<void>> = {
+      ingest: () => benchIngest('SQLite', undefined),
+      delivery: () => benchLatencyAndThroughput('SQLite', undefined),
+      polling: benchPolling,
+      startup: benchStartup,
+      memory: benchMemory,
+    };
     const run = benches[only];
     if (!run) throw new Error(`BENCH_ONLY must be one of: ${Object.keys(benches).join(', ')}`);
     await run();

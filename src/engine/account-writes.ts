@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { runRaw, valuesList } from '../store/bulk.js';
 import type { DialectName } from '../store/db.js';
 import type { Database } from '../store/schema.js';
 import type { AccountForecast } from './evaluator.js';
@@ -15,10 +16,25 @@ export interface AccountUpdate extends Partial<AccountForecast> {
 
 
 export function mergeUpdates(balances: Map<string, { balance: number; at: number }>, forecasts: Map<string, AccountForecast>): AccountUpdate[] {
-  const out = new Map<string, AccountUpdate>();
-  for (const [id, f] of forecasts) out.set(id, { id, ...f });
-  for (const [id, b] of balances) out.set(id, { ...out.get(id), id, balance: b.balance, observed_at: b.at });
-  return [...out.values()];
+  // One object shape for every row, built once (no spreads: this runs for every account of a batch).
+  const out: AccountUpdate[] = [];
+  for (const [id, b] of balances) {
+    const f = forecasts.get(id);
+    out.push({
+      id,
+      balance: b.balance,
+      observed_at: b.at,
+      spend: f?.spend,
+      spend_per_day: f?.spend_per_day,
+      runway_days: f?.runway_days,
+      suggested_threshold: f?.suggested_threshold,
+    });
+  }
+  for (const [id, f] of forecasts) {
+    if (balances.has(id)) continue;
+    out.push({ id, balance: undefined, observed_at: undefined, ...f });
+  }
+  return out;
 }
 
 export async function writeAccountUpdates(db: Kysely<Database>, dialect: DialectName, updates: AccountUpdate[], now: number): Promise<void> {
@@ -46,23 +62,24 @@ export async function writeAccountUpdates(db: Kysely<Database>, dialect: Dialect
       continue;
     }
     for (const part of chunk(group, 300)) {
-      const values = sql.join(
-        part.map(
-          (u) =>
-            sql`(${u.id}, CAST(${u.balance ?? null} AS double precision), CAST(${u.observed_at ?? null} AS bigint), ${u.spend ?? null},
-              CAST(${u.spend_per_day ?? null} AS double precision), CAST(${u.runway_days ?? null} AS double precision),
-              CAST(${u.suggested_threshold ?? null} AS double precision))`,
-        ),
-      );
-      await sql`UPDATE accounts SET
-          balance = CASE WHEN ${hasBalance ? 1 : 0} THEN v.column2 ELSE accounts.balance END,
-          observed_at = CASE WHEN ${hasBalance ? 1 : 0} THEN v.column3 ELSE accounts.observed_at END,
+      const params: unknown[] = [hasBalance ? 1 : 0, hasBalance ? 1 : 0, now];
+      for (const u of part) {
+        params.push(u.id, u.balance ?? null, u.observed_at ?? null, u.spend ?? null, u.spend_per_day ?? null, u.runway_days ?? null, u.suggested_threshold ?? null);
+      }
+      const row = '(?, CAST(? AS double precision), CAST(? AS bigint), ?, CAST(? AS double precision), CAST(? AS double precision), CAST(? AS double precision))';
+      await runRaw(
+        db,
+        `UPDATE accounts SET
+          balance = CASE WHEN ? THEN v.column2 ELSE accounts.balance END,
+          observed_at = CASE WHEN ? THEN v.column3 ELSE accounts.observed_at END,
           spend = COALESCE(v.column4, accounts.spend),
           spend_per_day = CASE WHEN v.column4 IS NULL THEN accounts.spend_per_day ELSE v.column5 END,
           runway_days = CASE WHEN v.column4 IS NULL THEN accounts.runway_days ELSE v.column6 END,
           suggested_threshold = CASE WHEN v.column4 IS NULL THEN accounts.suggested_threshold ELSE v.column7 END,
-          updated_at = ${now}
-        FROM (VALUES ${values}) AS v WHERE accounts.id = v.column1`.execute(db);
+          updated_at = ?
+        FROM (VALUES ${valuesList(part.length, row)}) AS v WHERE accounts.id = v.column1`,
+        params,
+      );
     }
   }
 }

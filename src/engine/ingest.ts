@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { parseAmount, quotaToBalance } from '../domain/money.js';
+import { runRaw, valuesList } from '../store/bulk.js';
 import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database, SamplesTable } from '../store/schema.js';
 import { mergeUpdates, writeAccountUpdates } from './account-writes.js';
@@ -242,13 +243,15 @@ async function insertSamples(db: Kysely<Database>, dialect: DialectName, rows: S
   // Fixed-size chunks so the prepared statement is reused.
   const out: { account_id: string; observed_at: number }[] = [];
   for (const part of chunk(rows, 500)) {
-    const res = await db
-      .insertInto('samples')
-      .values(part)
-      .onConflict((oc) => oc.columns(['account_id', 'observed_at']).doNothing())
-      .returning(['account_id', 'observed_at'])
-      .execute();
-    out.push(...res);
+    const params: unknown[] = [];
+    for (const r of part) params.push(r.account_id, r.observed_at, r.balance, r.used, r.requests, r.raw, r.received_at);
+    const res = await runRaw<{ account_id: string; observed_at: number }>(
+      db,
+      `INSERT INTO samples (account_id, observed_at, balance, used, requests, raw, received_at) VALUES ${valuesList(part.length, '(?, ?, ?, ?, ?, ?, ?)')}
+        ON CONFLICT (account_id, observed_at) DO NOTHING RETURNING account_id, observed_at`,
+      params,
+    );
+    for (const r of res) out.push(r);
   }
   return out;
 }

@@ -19,7 +19,7 @@ export function valuesList(rows: number, row: string): string {
 }
 
 /** Runs finished SQL with positional parameters and returns its rows. */
-export async function runRaw<R>(db: Kysely<any>, text: string, parameters: readonly unknown[]): Promise<R[]> {
+export async function runRaw<R, DB = unknown>(db: Kysely<DB>, text: string, parameters: readonly unknown[]): Promise<R[]> {
   const res = await db.executeQuery<R>(CompiledQuery.raw(text, [...parameters]));
   return res.rows;
 }

@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
 
 // Bulk statements on the hot ingest path, handed to the driver as finished SQL. Kysely's builder parses and
 // compiles every row of a multi-row VALUES list on each call (a third of a 10,000-sample batch's JS time); these
@@ -19,7 +20,7 @@ export function valuesList(rows: number, row: string): string {
 }
 
 /** Runs finished SQL with positional parameters and returns its rows. */
-export async function runRaw<R, DB = unknown>(db: Kysely<DB>, text: string, parameters: readonly unknown[]): Promise<R[]> {
+export async function runRaw<R>(db: Kysely<Database>, text: string, parameters: readonly unknown[]): Promise<R[]> {
   const res = await db.executeQuery<R>(CompiledQuery.raw(text, [...parameters]));
   return res.rows;
 }

@@ -367,17 +367,28 @@ function dateParts(date: Date, timeZone: string): { text: string; zone: string }
   return { text: `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`, zone: zoneLabel };
 }
 
+// formatToParts costs ~50 µs, and a burst of alerts shares a few minutes and zones: remember the last results.
+const timeCache = new Map<string, string>();
+
 /** "2025-01-15 16:30 (Asia/Shanghai, UTC+08:00)" in the workspace's time zone; UTC when the zone is invalid. */
 export function formatTime(iso: string, timeZone: string | null | undefined): string {
   const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
+  const ms = date.getTime();
+  if (Number.isNaN(ms)) return iso;
+  const zone = timeZone?.trim() || 'UTC';
+  const key = `${Math.floor(ms / 60_000)}\0${zone}`; // the text has minute resolution
+  const cached = timeCache.get(key);
+  if (cached !== undefined) return cached;
   let p: { text: string; zone: string };
   try {
-    p = dateParts(date, timeZone?.trim() || 'UTC');
+    p = dateParts(date, zone);
   } catch {
     p = dateParts(date, 'UTC');
   }
-  return `${p.text} (${p.zone})`;
+  const text = `${p.text} (${p.zone})`;
+  if (timeCache.size >= 1000) timeCache.clear();
+  timeCache.set(key, text);
+  return text;
 }
 
 function variantOf(p: NotificationPayload): Variant {

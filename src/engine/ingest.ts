@@ -153,71 +153,80 @@ export async function ingestSamples(
   scopeWorkspaceId: string | null,
   now: number,
 ): Promise<IngestOutcome> {
-  return db.transaction().execute(async (trx) => {
-    const accounts = await resolveAccounts(trx, samples, scopeWorkspaceId);
-    const uniqueIds = [...new Set(accounts.map((a) => a.id))].sort();
-    // PostgreSQL: lock the accounts so that concurrent batches (other instances) evaluate each account in turn.
-    // SQLite serialises write transactions already.
-    const current = new Map<string, AccountRow>(accounts.map((a) => [a.id, a]));
-    if (dialect === 'postgres') {
-      const locked = await trx
-        .selectFrom('accounts')
-        .select(ACCOUNT_COLS)
-        .where(sql<boolean>`id = ANY(${uniqueIds}::text[])`)
-        .orderBy('id')
-        .forUpdate()
-        .execute();
-      for (const r of locked) current.set(r.id, r);
-    }
+  return db.transaction().execute((trx) => ingestInTransaction(trx, dialect, samples, scopeWorkspaceId, now));
+}
 
-    const rows: SamplesTable[] = samples.map((s, i) => {
-      const acc = current.get(accounts[i]!.id)!;
-      const balance = s.balance ?? quotaToBalance(s.quota!, acc.quota_per_unit!);
-      return {
-        account_id: acc.id,
-        observed_at: s.at,
-        balance,
-        used: s.used ?? null,
-        requests: s.requests ?? null,
-        raw: s.raw !== undefined ? rawText(s.raw) : s.quota !== undefined ? JSON.stringify({ quota: s.quota }) : null,
-        received_at: now,
-      };
-    });
-    const inserted = new Set<string>();
-    for (const r of await insertSamples(trx, dialect, rows)) inserted.add(`${r.account_id}\0${r.observed_at}`);
+/** ingestSamples inside the caller's transaction (the poller commits its schedule updates with it). */
+export async function ingestInTransaction(
+  trx: Kysely<Database>,
+  dialect: DialectName,
+  samples: readonly SampleIn[],
+  scopeWorkspaceId: string | null,
+  now: number,
+): Promise<IngestOutcome> {
+  const accounts = await resolveAccounts(trx, samples, scopeWorkspaceId);
+  const uniqueIds = [...new Set(accounts.map((a) => a.id))].sort();
+  // PostgreSQL: lock the accounts so that concurrent batches (other instances) evaluate each account in turn.
+  // SQLite serialises write transactions already.
+  const current = new Map<string, AccountRow>(accounts.map((a) => [a.id, a]));
+  if (dialect === 'postgres') {
+    const locked = await trx
+      .selectFrom('accounts')
+      .select(ACCOUNT_COLS)
+      .where(sql<boolean>`id = ANY(${uniqueIds}::text[])`)
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+    for (const r of locked) current.set(r.id, r);
+  }
 
-    const evaluator = new Evaluator(trx, now);
-    await evaluator.prepare([...current.values()]);
-    // Walk samples in time order so a batch of history replays every crossing.
-    const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.observed_at - rows[b]!.observed_at);
-    const results: SampleResult[] = new Array(rows.length);
-    const newest = new Map<string, { balance: number; at: number }>();
-    let applied = 0;
-    for (const i of order) {
-      const r = rows[i]!;
-      const acc = current.get(r.account_id)!;
-      const key = `${r.account_id}\0${r.observed_at}`;
-      const base = { index: samples[i]!.index, account_id: acc.id, balance: r.balance, alert: null };
-      if (!inserted.has(key)) {
-        results[i] = { ...base, result: 'duplicate' };
-        continue;
-      }
-      inserted.delete(key); // a second sample with the same time in this batch is a duplicate
-      if (acc.observed_at !== null && r.observed_at <= acc.observed_at) {
-        results[i] = { ...base, result: 'stale' };
-        continue;
-      }
-      const outcome = evaluator.applyBalance(acc, r.balance, r.observed_at);
-      acc.observed_at = r.observed_at;
-      acc.balance = r.balance;
-      newest.set(acc.id, { balance: r.balance, at: r.observed_at });
-      results[i] = { ...base, result: 'applied', alert: { status: outcome.status, level: outcome.level } };
-      applied += 1;
-    }
-    await writeAccountUpdates(trx, dialect, mergeUpdates(newest, evaluator.forecasts), now);
-    const queuedDeliveries = await evaluator.flush();
-    return { results, applied, queuedDeliveries };
+  const rows: SamplesTable[] = samples.map((s, i) => {
+    const acc = current.get(accounts[i]!.id)!;
+    const balance = s.balance ?? quotaToBalance(s.quota!, acc.quota_per_unit!);
+    return {
+      account_id: acc.id,
+      observed_at: s.at,
+      balance,
+      used: s.used ?? null,
+      requests: s.requests ?? null,
+      raw: s.raw !== undefined ? rawText(s.raw) : s.quota !== undefined ? JSON.stringify({ quota: s.quota }) : null,
+      received_at: now,
+    };
   });
+  const inserted = new Set<string>();
+  for (const r of await insertSamples(trx, dialect, rows)) inserted.add(`${r.account_id}\0${r.observed_at}`);
+
+  const evaluator = new Evaluator(trx, now);
+  await evaluator.prepare([...current.values()]);
+  // Walk samples in time order so a batch of history replays every crossing.
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.observed_at - rows[b]!.observed_at);
+  const results: SampleResult[] = new Array(rows.length);
+  const newest = new Map<string, { balance: number; at: number }>();
+  let applied = 0;
+  for (const i of order) {
+    const r = rows[i]!;
+    const acc = current.get(r.account_id)!;
+    const key = `${r.account_id}\0${r.observed_at}`;
+    const base = { index: samples[i]!.index, account_id: acc.id, balance: r.balance, alert: null };
+    if (!inserted.has(key)) {
+      results[i] = { ...base, result: 'duplicate' };
+      continue;
+    }
+    inserted.delete(key); // a second sample with the same time in this batch is a duplicate
+    if (acc.observed_at !== null && r.observed_at <= acc.observed_at) {
+      results[i] = { ...base, result: 'stale' };
+      continue;
+    }
+    const outcome = evaluator.applyBalance(acc, r.balance, r.observed_at);
+    acc.observed_at = r.observed_at;
+    acc.balance = r.balance;
+    newest.set(acc.id, { balance: r.balance, at: r.observed_at });
+    results[i] = { ...base, result: 'applied', alert: { status: outcome.status, level: outcome.level } };
+    applied += 1;
+  }
+  await writeAccountUpdates(trx, dialect, mergeUpdates(newest, evaluator.forecasts), now);
+  const queuedDeliveries = await evaluator.flush();
+  return { results, applied, queuedDeliveries };
 }
 
 /** A provider's answer as stored: JSON, cut at 4 KB. */

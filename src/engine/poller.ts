@@ -12,7 +12,8 @@ import type { DialectName } from '../store/db.js';
 import type { AccountsTable, Database } from '../store/schema.js';
 import { type AccountForEval, EVAL_ACCOUNT_COLUMNS, Evaluator } from './evaluator.js';
 import { HostLimiter } from './host-limiter.js';
-import { IngestError, ingestSamples, type SampleIn } from './ingest.js';
+import { IngestError, ingestInTransaction, type SampleIn } from './ingest.js';
+import { chunk } from './chunk.js';
 import { pollPlan, type PollPlan } from './poll-plan.js';
 
 // The poller (SPEC §5): claims due pulled accounts with a lease (SKIP LOCKED on PostgreSQL, so several instances
@@ -48,12 +49,25 @@ export interface PollAnswer {
 
 type PolledAccount = AccountsTable;
 
+/** A successful poll waiting to be recorded: its sample and its next schedule. */
 interface PendingRecord {
   sample: SampleIn;
   id: string;
-  set: Partial<AccountsTable>;
+  polledAt: number;
+  nextPollAt: number;
+  /** We hold the account's lease (a scheduled poll): recording releases it. */
+  held: boolean;
   done(err?: Error): void;
 }
+
+/**
+ * How long a finished scheduled poll waits for others to share its transaction. At thousands of accounts a commit
+ * and a handful of statements per poll are most of the poller's cost; an alert found by a poll is at most this late.
+ * A poll someone asked for (POST /poll, `check`) waits only a moment.
+ */
+const BATCH_WINDOW_MS = 100;
+const BATCH_WINDOW_ASKED_MS = 5;
+const BATCH_MAX = 500;
 
 export class Poller {
   readonly instanceId = newId('at').replace('at_', 'poll_');
@@ -65,6 +79,9 @@ export class Poller {
   private again = false;
   private readonly pending: PendingRecord[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
+  private flushDue = 0;
+  /** Scheduled polls done but not yet written. */
+  private readonly recording = new Set<Promise<unknown>>();
   private stopped = true;
 
   constructor(private readonly d: PollerDeps) {}
@@ -81,6 +98,11 @@ export class Poller {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.inflight]);
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      await this.flushPending();
+    }
+    await Promise.allSettled([...this.recording]);
   }
 
   /** Looks for due accounts now (an account was created or its source changed). */
@@ -217,13 +239,7 @@ export class Poller {
         return this.recordFailure(a, plan, e, held);
       }
     }
-    const set = {
-      poll_failures: 0,
-      last_poll_at: now,
-      last_poll_error: null,
-      next_poll_at: now + plan.nextDelay(0),
-      ...(held ? { poll_lease_owner: null, poll_lease_until: null } : {}),
-    };
+    const nextPollAt = now + plan.nextDelay(0);
     if (r.balance !== null && !r.unlimited) {
       const sample: SampleIn = {
         index: 0,
@@ -234,24 +250,42 @@ export class Poller {
         ...(r.requests !== undefined ? { requests: r.requests } : {}),
         raw: r.raw,
       };
-      await this.recordBatched({ sample, id: a.id, set });
+      const recorded = this.recordBatched({ sample, id: a.id, polledAt: now, nextPollAt, held });
+      if (held) {
+        // A scheduled poll frees its concurrency slot now rather than while it waits for the batch to be written.
+        const tracked = recorded
+          .catch((err) => this.d.logger.error({ err, account: a.id }, 'could not record a poll; it will be polled again when its lease expires'))
+          .finally(() => this.recording.delete(tracked));
+        this.recording.add(tracked);
+      } else await recorded;
     } else {
       // Nothing to apply (an unlimited key) but the source works: resolve a failing source.
       if ((await this.sourceStatus(a.id, null)) > 0) this.d.onQueued();
-      await db.updateTable('accounts').set(set).where('id', '=', a.id).execute();
+      await writeSchedules(db, [{ id: a.id, polledAt: now, nextPollAt, held }]);
     }
     return { ok: true, balance: r.unlimited ? null : r.balance, currency, ...(r.unlimited ? { unlimited: true } : {}) };
   }
 
   /**
-   * Polls that finish together are recorded together: one ingest transaction for their samples and one for their
-   * schedules, instead of several statements per poll (the cost that dominates with thousands of accounts).
+   * Polls that finish close together are recorded together: their samples, alerts and schedules in one
+   * transaction with a few bulk statements, instead of several statements and a commit per poll.
    */
   private recordBatched(item: Omit<PendingRecord, 'done'>): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ ...item, done: (err) => (err ? reject(err) : resolve()) });
-      if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flushPending(), 5);
+      const window = item.held ? BATCH_WINDOW_MS : BATCH_WINDOW_ASKED_MS;
+      if (this.pending.length >= BATCH_MAX) this.flushSoon(0);
+      else this.flushSoon(window);
     });
+  }
+
+  /** Flushes within `ms` (an earlier deadline wins). */
+  private flushSoon(ms: number): void {
+    const due = Date.now() + ms;
+    if (this.flushTimer && this.flushDue <= due) return;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushDue = due;
+    this.flushTimer = setTimeout(() => void this.flushPending(), ms);
   }
 
   private async flushPending(): Promise<void> {
@@ -260,18 +294,27 @@ export class Poller {
     if (batch.length === 0) return;
     const { db, dialect } = this.d;
     const now = Date.now();
+    const record = (items: PendingRecord[]) =>
+      db.transaction().execute(async (trx) => {
+        const out = await ingestInTransaction(trx, dialect, items.map((b, index) => ({ ...b.sample, index })), null, now);
+        await writeSchedules(trx, items);
+        return out.queuedDeliveries;
+      });
     let queued = 0;
     try {
       try {
-        queued += (await ingestSamples(db, dialect, batch.map((b, index) => ({ ...b.sample, index })), null, now)).queuedDeliveries;
+        queued += await record(batch);
       } catch (err) {
-        // One account deleted since it was claimed rejects the whole batch: record the others one by one.
+        // One account deleted since it was claimed rejects the whole batch (nothing was written): record the
+        // others one by one.
         if (!(err instanceof IngestError)) throw err;
-        for (const b of batch) queued += await ingestSamples(db, dialect, [b.sample], null, now).then((o) => o.queuedDeliveries, () => 0);
+        for (const b of batch) {
+          queued += await record([b]).catch(async () => {
+            await writeSchedules(db, [b]).catch(() => {}); // its schedule at least, or it waits for its lease to expire
+            return 0;
+          });
+        }
       }
-      await db.transaction().execute(async (trx) => {
-        for (const b of batch) await trx.updateTable('accounts').set(b.set).where('id', '=', b.id).execute();
-      });
       for (const b of batch) b.done();
     } catch (err) {
       for (const b of batch) b.done(err as Error);
@@ -377,4 +420,33 @@ export async function checkPushSilence(db: Kysely<Database>, dialect: DialectNam
     }),
     now,
   );
+}
+
+/**
+ * A successful poll's bookkeeping for many accounts in one statement: failures reset, the poll time, the next
+ * due time, and the lease released where we held it.
+ */
+async function writeSchedules(db: Kysely<Database>, items: ReadonlyArray<Pick<PendingRecord, 'id' | 'polledAt' | 'nextPollAt' | 'held'>>): Promise<void> {
+  for (const part of chunk(items, 300)) {
+    const ids = part.map((i) => i.id);
+    const whenId = (value: (i: (typeof part)[number]) => number) =>
+      sql.join(part.map((i) => sql`WHEN ${i.id} THEN CAST(${value(i)} AS bigint)`), sql` `);
+    const held = part.filter((i) => i.held).map((i) => i.id);
+    await db
+      .updateTable('accounts')
+      .set({
+        poll_failures: 0,
+        last_poll_error: null,
+        last_poll_at: sql<number>`CASE id ${whenId((i) => i.polledAt)} END`,
+        next_poll_at: sql<number>`CASE id ${whenId((i) => i.nextPollAt)} END`,
+        ...(held.length > 0
+          ? {
+              poll_lease_owner: sql<string | null>`CASE WHEN id IN (${sql.join(held)}) THEN NULL ELSE poll_lease_owner END`,
+              poll_lease_until: sql<number | null>`CASE WHEN id IN (${sql.join(held)}) THEN NULL ELSE poll_lease_until END`,
+            }
+          : {}),
+      })
+      .where('id', 'in', ids)
+      .execute();
+  }
 }

@@ -45,7 +45,23 @@ export class SecretBox {
     return `${PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${data.toString('base64')}`;
   }
 
+  /**
+   * Decrypted values by their stored form. Every poll and delivery decrypts its credentials (~40 µs each); the
+   * process holds the key and uses these values anyway, so keeping them saves the work without exposing more.
+   * The stored form has a random IV, so a changed secret is a new entry.
+   */
+  private readonly plain = new Map<string, string>();
+
   decrypt(stored: string): string {
+    const hit = this.plain.get(stored);
+    if (hit !== undefined) return hit;
+    const value = this.decryptUncached(stored);
+    if (this.plain.size >= 20_000) this.plain.clear();
+    this.plain.set(stored, value);
+    return value;
+  }
+
+  private decryptUncached(stored: string): string {
     if (!SecretBox.isEncrypted(stored)) throw new Error('value is not encrypted');
     const [iv, tag, data] = stored.slice(PREFIX.length).split(':');
     if (!iv || !tag || data === undefined) throw new Error('encrypted value is malformed');

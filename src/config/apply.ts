@@ -11,7 +11,7 @@ import { type SourceRegistry, sourceRegistry } from '../sources/registry.js';
 import type { Store } from '../store/db.js';
 import { isUniqueViolation } from '../store/errors.js';
 import type { AccountsTable, ChannelsTable, Database, WorkspacesTable } from '../store/schema.js';
-import type { AccountSpec, ChannelSpec, ConfigSpec, WorkspaceSpec } from './file.js';
+import type { AccountSpec, ChannelSpec, ConfigSpec, WorkspaceSpec } from './spec.js';
 
 // Applies a validated config file (config/file.ts) to the database in one transaction. Identity: a workspace by
 // its external_id (the key in the file unless external_id is given), an account by workspace + external_id, a

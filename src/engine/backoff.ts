@@ -17,8 +17,9 @@ export function nextRetryDelay(policy: RetryPolicy, attempt: number, retryAfterM
 }
 
 /**
- * After a failed attempt at `now`: when to try next, or null to give up. The last try is made at the give-up
- * moment itself rather than skipped.
+ * After a failed attempt that started at `startedAt` and whose answer came at `now`: when to try next, or null to
+ * give up. An attempt that started before the give-up moment is never the last one, however long its answer took:
+ * the last try is made at the give-up moment itself (or at once, if that has passed) rather than skipped.
  */
 export function scheduleRetry(
   policy: RetryPolicy,
@@ -27,8 +28,9 @@ export function scheduleRetry(
   retryAfterMs: number | undefined,
   now: number,
   random = Math.random,
+  startedAt = now,
 ): number | null {
   const deadline = createdAt + policy.giveUpMs;
-  if (now >= deadline) return null;
+  if (startedAt >= deadline) return null;
   return Math.min(now + nextRetryDelay(policy, attempt, retryAfterMs, random), deadline);
 }

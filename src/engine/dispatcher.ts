@@ -15,6 +15,7 @@ import { parseStoredSettings } from '../domain/settings.js';
 import { renderDigest, MAX_DIGEST_ITEMS } from '../template/digest.js';
 import { type RetryPolicy, scheduleRetry } from './backoff.js';
 import { blockChannel, reserveSlots } from './channel-rate.js';
+import { blockersOf, endsAlert } from './delivery-order.js';
 
 // The outbox dispatcher: claims due deliveries with a lease (SKIP LOCKED on PostgreSQL), sends them with bounded
 // concurrency, records every attempt, retries with backoff, and dead-letters after the give-up age. A crash
@@ -36,8 +37,6 @@ export interface DispatcherDeps {
   pollMs?: number;
 }
 
-const RESOLVE_EVENTS = new Set(['balance.recovered', 'balance.runway_recovered', 'source.recovered']);
-
 type LoadedChannel = ChannelsTable & { decoded: Record<string, unknown>; templates: TemplateSet | null; workspaceTemplates: TemplateSet | null };
 
 type Completion = {
@@ -51,6 +50,8 @@ type Completion = {
 export class Dispatcher {
   readonly instanceId = newId('at').replace('at_', 'inst_');
   private readonly inflight = new Set<Promise<void>>();
+  /** The send in progress for each delivery id we hold (a follower in delivery order waits for it). */
+  private readonly sending = new Map<string, Promise<void>>();
   private readonly completions: Completion[] = [];
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
@@ -131,17 +132,9 @@ export class Dispatcher {
         const free = this.d.concurrency - this.inflight.size;
         // Claim in batches: one claim per finished send would cost a database round trip per delivery.
         if (free <= 0 || this.stopped || (this.inflight.size > 0 && free < this.d.concurrency / 4)) break;
-        const rows = await this.claim(free);
-        const channels = await this.loadChannels(rows);
-        // Channels of rate-limited services are handled per channel (slots, digest); the rest one by one.
-        const limited = new Map<string, DeliveriesTable[]>();
-        for (const row of rows) {
-          const ch = channels.get(row.channel_id);
-          if (ch && this.d.channels.get(ch.type)?.limits?.length) limited.set(ch.id, [...(limited.get(ch.id) ?? []), row]);
-          else this.launch(row, ch);
-        }
-        for (const [id, group] of limited) this.launchLimited(group, channels.get(id)!);
-        if (rows.length === free) this.pumpAgain = true;
+        const claimed = await this.claim(free);
+        await this.launchAll(await this.inOrder(claimed, true));
+        if (claimed.length === free) this.pumpAgain = true;
       } while (this.pumpAgain && !this.stopped);
     } catch (err) {
       this.d.logger.error({ err }, 'dispatcher could not claim deliveries; will retry');
@@ -172,6 +165,54 @@ export class Dispatcher {
       .execute();
   }
 
+  private async launchAll(rows: DeliveriesTable[]): Promise<void> {
+    if (rows.length === 0) return;
+    const channels = await this.loadChannels(rows);
+    // Channels of rate-limited services are handled per channel (slots, digest); the rest one by one.
+    const limited = new Map<string, DeliveriesTable[]>();
+    for (const row of rows) {
+      const ch = channels.get(row.channel_id);
+      if (ch && this.d.channels.get(ch.type)?.limits?.length) limited.set(ch.id, [...(limited.get(ch.id) ?? []), row]);
+      else this.launch(row, ch);
+    }
+    for (const [id, group] of limited) this.launchLimited(group, channels.get(id)!);
+  }
+
+  /**
+   * The claimed rows that may go now (delivery-order.ts). One whose earlier delivery we are sending right now
+   * follows it as soon as it is done (`mayFollow`); one whose earlier delivery waits elsewhere is put back until
+   * just after that one is due.
+   */
+  private async inOrder(claimed: DeliveriesTable[], mayFollow: boolean): Promise<DeliveriesTable[]> {
+    const blocked = await blockersOf(this.d.db, claimed);
+    if (blocked.size === 0) return claimed;
+    const sentOk = new Set(this.completions.filter((c) => 'suppressed' in c.result || c.result.ok).map((c) => c.row.id));
+    const ready: DeliveriesTable[] = [];
+    for (const row of claimed) {
+      const before = (blocked.get(row.id) ?? []).filter((b) => !sentOk.has(b.id));
+      const local = before.map((b) => this.sending.get(b.id));
+      if (before.length === 0) ready.push(row);
+      else if (mayFollow && local.every((p) => p !== undefined)) {
+        const follow = Promise.all(local).then(async () => {
+          if (this.stopped) return []; // its lease runs out (or is released at the next start): sent later
+          await this.launchAll(await this.inOrder([row], false));
+          return [];
+        });
+        this.track(follow, [row.id]);
+      } else {
+        const at = Math.max(Date.now(), ...before.map((b) => b.next_attempt_at)) + 1_000;
+        await this.d.db
+          .updateTable('deliveries')
+          .set({ next_attempt_at: at, lease_owner: null, lease_until: null, updated_at: Date.now() })
+          .where('id', '=', row.id)
+          .where('lease_owner', '=', this.instanceId)
+          .execute();
+        this.wakeAt(at);
+      }
+    }
+    return ready;
+  }
+
   /** The claimed rows' channels and their workspaces' templates; configs decrypted once per channel version. */
   private async loadChannels(rows: DeliveriesTable[]): Promise<Map<string, LoadedChannel>> {
     const ids = [...new Set(rows.map((r) => r.channel_id))];
@@ -198,29 +239,34 @@ export class Dispatcher {
     return out;
   }
 
-  private track(p: Promise<Completion[]>, what: string): void {
+  private track(p: Promise<Completion[]>, ids: string[]): void {
     const tracked = p
       .then((cs) => {
         this.completions.push(...cs);
         void this.flushCompletions();
       })
-      .catch((err) => this.d.logger.error({ err, delivery: what }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
+      .catch((err) => this.d.logger.error({ err, delivery: ids[0] }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
       .finally(() => {
         this.inflight.delete(tracked);
+        for (const id of ids) if (this.sending.get(id) === tracked) this.sending.delete(id);
         this.wake();
       });
     this.inflight.add(tracked);
+    for (const id of ids) this.sending.set(id, tracked);
   }
 
   private launch(row: DeliveriesTable, channel: LoadedChannel | undefined): void {
     this.track(
       this.prepare(row, channel).then(async (p) => ('done' in p ? [p.done] : [await this.send(p.row, p.type, channel!, p.n)])),
-      row.id,
+      [row.id],
     );
   }
 
   private launchLimited(rows: DeliveriesTable[], channel: LoadedChannel): void {
-    this.track(this.deliverLimited(rows, channel), rows[0]!.id);
+    this.track(
+      this.deliverLimited(rows, channel),
+      rows.map((r) => r.id),
+    );
   }
 
   /** Everything short of sending: suppression checks, type lookup, rendering. */
@@ -326,7 +372,7 @@ export class Dispatcher {
     if (!alert) return 'the alert no longer exists';
     const state = JSON.parse(alert.state) as AlertState;
     // A resolving event announces "ok"; every other event announces the firing level of its episode.
-    const resolving = RESOLVE_EVENTS.has(row.event);
+    const resolving = endsAlert(row);
     const stillFiring = !resolving && state.status === 'firing' && state.episode === row.episode && state.level === row.level;
     const stillOk = resolving && state.status === 'ok' && state.episode === row.episode;
     return stillFiring || stillOk ? null : 'the alert changed state before the anti-spam interval ended';
@@ -378,7 +424,7 @@ export class Dispatcher {
           };
           this.d.metrics.deliveryLatency.observe({ channel_type: c.channelType }, Math.max(0, now - row.next_attempt_at) / 1000);
         } else {
-          const next = result.retryable ? scheduleRetry(this.d.retry, row.created_at, row.attempts + 1, result.retryAfterMs, now) : null;
+          const next = result.retryable ? scheduleRetry(this.d.retry, row.created_at, row.attempts + 1, result.retryAfterMs, now, Math.random, c.startedAt) : null;
           outcome = next === null ? 'dead' : 'retry';
           if (next !== null) this.wakeAt(next);
           update = {

@@ -16,6 +16,7 @@ import * as m0001 from './migrations/0001_initial.js';
 import * as m0002 from './migrations/0002_spend.js';
 import * as m0003 from './migrations/0003_channels_sources.js';
 import * as m0004 from './migrations/0004_dashboard.js';
+import * as m0005 from './migrations/0005_delivery_order.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -82,6 +83,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_spend': m0002,
   '0003_channels_sources': m0003,
   '0004_dashboard': m0004,
+  '0005_delivery_order': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

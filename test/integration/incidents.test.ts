@@ -12,10 +12,10 @@ import { type Running, startService } from '../helpers/service.js';
 const PD_KEY = randomBytes(16).toString('hex');
 const HOUR = 3600;
 
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 8000): Promise<T> {
+async function until<T>(what: string, f: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 8000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
@@ -86,6 +86,26 @@ describe.each(databases())('incident channels on %s', (db) => {
     expect(events[1]!.dedup_key).toBe(events[0]!.dedup_key);
     await sleep(400);
     expect(hooksFor(account)).toEqual(['balance.low']);
+  });
+
+  it('a recovery waits for its alert: PagerDuty throttles the trigger, and the resolve goes out only after the trigger', async () => {
+    const { account } = await setup({});
+    const t = Math.floor(Date.now() / 1000) - 600;
+    await push([{ account, balance: 50, at: t }]);
+    pd.forceNext({ status: 429, body: '{"status":"throttle event","message":"Requests for this service are arriving too quickly."}', headers: { 'retry-after': '2' } });
+    await push([{ account, balance: 4, at: t + 60 }]);
+    // The trigger was throttled and waits 2 s; meanwhile the balance recovers.
+    await until('the throttled trigger', async () => {
+      const log = (await svc.api('GET', `/api/v1/deliveries?account_id=${account}`)).body.data as any[];
+      return log.some((d) => d.event === 'balance.low' && d.attempts === 1 && d.status === 'pending');
+    });
+    await push([{ account, balance: 60, at: t + 120 }]);
+    const events = await until('trigger and resolve', () => pdFor(account).length === 2 && pdFor(account), 10_000);
+    expect(events.map((e) => [e.event_action, e.outcome])).toEqual([
+      ['trigger', 'opened'],
+      ['resolve', 'resolved'],
+    ]);
+    expect(pd.alerts.find((a) => a.dedup_key === events[0]!.dedup_key)?.status).toBe('resolved');
   });
 
   it('a spend spike, which ends silently, opens a PagerDuty incident and resolves it when spending is back to normal', async () => {

@@ -3,9 +3,8 @@ import type { Logger } from 'pino';
 import type { AlertState } from '../domain/alert-state.js';
 import { newId } from '../domain/ids.js';
 import { decodeConfig } from '../channels/codec.js';
-import type { ChannelContext, ChannelResult, ChannelType, NotificationPayload, OutgoingNotification } from '../channels/types.js';
+import type { ChannelContext, ChannelType, NotificationPayload, OutgoingNotification } from '../channels/types.js';
 import type { Metrics } from '../metrics.js';
-import { OutboundError } from '../net/types.js';
 import type { SecretBox } from '../security/secrets.js';
 import type { DialectName } from '../store/db.js';
 import type { ChannelsTable, Database, DeliveriesTable } from '../store/schema.js';
@@ -13,9 +12,10 @@ import type { TemplateSet } from '../template/custom.js';
 import { renderNotification, storedTemplates } from '../template/render.js';
 import { parseStoredSettings } from '../domain/settings.js';
 import { renderDigest, MAX_DIGEST_ITEMS } from '../template/digest.js';
-import { type RetryPolicy, scheduleRetry } from './backoff.js';
+import type { RetryPolicy } from './backoff.js';
 import { blockChannel, reserveSlots } from './channel-rate.js';
 import { blockersOf, endsAlert } from './delivery-order.js';
+import { type Completion, recordResults, sendSafely } from './delivery-results.js';
 
 // The outbox dispatcher: claims due deliveries with a lease (SKIP LOCKED on PostgreSQL), sends them with bounded
 // concurrency, records every attempt, retries with backoff, and dead-letters after the give-up age. A crash
@@ -38,14 +38,6 @@ export interface DispatcherDeps {
 }
 
 type LoadedChannel = ChannelsTable & { decoded: Record<string, unknown>; templates: TemplateSet | null; workspaceTemplates: TemplateSet | null };
-
-type Completion = {
-  row: DeliveriesTable;
-  startedAt: number;
-  durationMs: number;
-  result: ChannelResult | { suppressed: string };
-  channelType: string;
-};
 
 export class Dispatcher {
   readonly instanceId = newId('at').replace('at_', 'inst_');
@@ -400,84 +392,8 @@ export class Dispatcher {
     return this.flushing;
   }
 
-  /** Writes a batch of results in one transaction; only rows we still hold the lease on are updated. */
-  private async record(batch: Completion[]): Promise<void> {
-    const now = Date.now();
-    await this.d.db.transaction().execute(async (trx) => {
-      const attempts = [];
-      for (const c of batch) {
-        const { row, result } = c;
-        let update: Partial<DeliveriesTable>;
-        let outcome: string;
-        if ('suppressed' in result) {
-          outcome = 'suppressed';
-          update = { status: 'suppressed', last_error: result.suppressed };
-        } else if (result.ok) {
-          outcome = 'delivered';
-          update = {
-            status: 'delivered',
-            attempts: row.attempts + 1,
-            delivered_at: now,
-            last_status_code: result.status ?? null,
-            last_response: result.response ?? null,
-            last_error: null,
-          };
-          this.d.metrics.deliveryLatency.observe({ channel_type: c.channelType }, Math.max(0, now - row.next_attempt_at) / 1000);
-        } else {
-          const next = result.retryable ? scheduleRetry(this.d.retry, row.created_at, row.attempts + 1, result.retryAfterMs, now, Math.random, c.startedAt) : null;
-          outcome = next === null ? 'dead' : 'retry';
-          if (next !== null) this.wakeAt(next);
-          update = {
-            status: next === null ? 'dead' : 'pending',
-            attempts: row.attempts + 1,
-            next_attempt_at: next ?? row.next_attempt_at,
-            last_status_code: result.status ?? null,
-            last_response: result.response ?? null,
-            last_error: result.error,
-          };
-          if (next === null)
-            this.d.logger.error(
-              { delivery: row.id, channel: row.channel_id, event: row.event, error: result.error },
-              'delivery gave up (dead-letter)',
-            );
-        }
-        const res = await trx
-          .updateTable('deliveries')
-          .set({ ...update, lease_owner: null, lease_until: null, updated_at: now })
-          .where('id', '=', row.id)
-          .where('lease_owner', '=', this.instanceId)
-          .executeTakeFirst();
-        if (Number(res.numUpdatedRows) === 0) continue; // lease lost to another instance: its result wins
-        this.d.metrics.deliveries.inc({ channel_type: c.channelType, result: outcome });
-        if (outcome !== 'suppressed' && !('suppressed' in result)) {
-          attempts.push({
-            id: newId('at'),
-            delivery_id: row.id,
-            started_at: c.startedAt,
-            duration_ms: c.durationMs,
-            status_code: result.status ?? null,
-            response: result.response ?? null,
-            error: result.ok ? null : result.error,
-            outcome,
-          });
-        }
-      }
-      if (attempts.length > 0) await trx.insertInto('delivery_attempts').values(attempts).execute();
-    });
+  private record(batch: Completion[]): Promise<void> {
+    return recordResults(this.d, this.instanceId, batch, (at) => this.wakeAt(at));
   }
 }
 
-/** Calls a channel and turns any thrown error into a result, so one broken integration never stops the loop. */
-export async function sendSafely(
-  type: ChannelType,
-  config: Record<string, unknown>,
-  n: OutgoingNotification,
-  ctx: ChannelContext,
-): Promise<ChannelResult> {
-  try {
-    return await type.send(config, n, ctx);
-  } catch (err) {
-    if (err instanceof OutboundError) return { ok: false, retryable: err.kind !== 'blocked' && err.kind !== 'bad_url', error: err.message };
-    return { ok: false, retryable: true, error: `unexpected error in the ${type.type} channel: ${(err as Error).message}` };
-  }
-}

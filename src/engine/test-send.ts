@@ -10,7 +10,7 @@ import { parseStoredSettings } from '../domain/settings.js';
 import type { TemplateSet } from '../template/custom.js';
 import { renderNotification, storedTemplates } from '../template/render.js';
 import { blockChannel, reserveSlots } from './channel-rate.js';
-import { sendSafely } from './dispatcher.js';
+import { sendSafely } from './delivery-results.js';
 
 // The channel Test action (SPEC §4), shared by POST /api/v1/channels/{id}/test and `balancewatch notify test`:
 // sends a real test message now (not through the outbox) and answers with what the receiver said.

@@ -371,6 +371,18 @@ async function benchPolling(): Promise<void> {
   }
 }
 
+/** Runs `f` against a throwaway PostgreSQL 15 (BENCH_ONLY=ingest-pg, delivery-pg). */
+async function withPg(f: (url: string) => Promise<void>): Promise<void> {
+  const bin = findPgBin();
+  if (!bin) throw new Error('no PostgreSQL server binaries on this machine');
+  const pg = await startThrowawayPg(bin, { fsync: true });
+  try {
+    await f(pg.url);
+  } finally {
+    pg.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const header = [
@@ -385,12 +397,14 @@ async function main(): Promise<void> {
     '| --- | --- | --- |',
   ];
   for (const h of header) console.log(h);
-  // BENCH_ONLY=ingest (or delivery, polling, startup, memory; SQLite only) runs one measurement and prints it without writing RESULTS.md.
+  // BENCH_ONLY=ingest (or delivery, ingest-pg, delivery-pg, polling, startup, memory) runs one measurement and prints it without writing RESULTS.md.
   const only = process.env.BENCH_ONLY;
   if (only) {
     const benches: Record<string, () => Promise<void>> = {
       ingest: () => benchIngest('SQLite', undefined),
       delivery: () => benchLatencyAndThroughput('SQLite', undefined),
+      'ingest-pg': () => withPg((url) => benchIngest('PostgreSQL 15', url)),
+      'delivery-pg': () => withPg((url) => benchLatencyAndThroughput('PostgreSQL 15', url)),
       polling: benchPolling,
       startup: benchStartup,
       memory: benchMemory,

@@ -45,6 +45,8 @@ export class Dispatcher {
   /** The send in progress for each delivery id we hold (a follower in delivery order waits for it). */
   private readonly sending = new Map<string, Promise<void>>();
   private readonly completions: Completion[] = [];
+  /** Deliveries answered but not yet recorded: true when done for good (sent or suppressed), so followers may go. */
+  private readonly answered = new Map<string, boolean>();
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
   private pumpAgain = false;
@@ -178,10 +180,9 @@ export class Dispatcher {
   private async inOrder(claimed: DeliveriesTable[], mayFollow: boolean): Promise<DeliveriesTable[]> {
     const blocked = await blockersOf(this.d.db, claimed);
     if (blocked.size === 0) return claimed;
-    const sentOk = new Set(this.completions.filter((c) => 'suppressed' in c.result || c.result.ok).map((c) => c.row.id));
     const ready: DeliveriesTable[] = [];
     for (const row of claimed) {
-      const before = (blocked.get(row.id) ?? []).filter((b) => !sentOk.has(b.id));
+      const before = (blocked.get(row.id) ?? []).filter((b) => this.answered.get(b.id) !== true);
       const local = before.map((b) => this.sending.get(b.id));
       if (before.length === 0) ready.push(row);
       else if (mayFollow && local.every((p) => p !== undefined)) {
@@ -235,6 +236,7 @@ export class Dispatcher {
     const tracked = p
       .then((cs) => {
         this.completions.push(...cs);
+        for (const c of cs) this.answered.set(c.row.id, 'suppressed' in c.result || c.result.ok);
         void this.flushCompletions();
       })
       .catch((err) => this.d.logger.error({ err, delivery: ids[0] }, 'delivery failed unexpectedly; its lease will expire and it will be retried'))
@@ -381,7 +383,11 @@ export class Dispatcher {
         if (!this.stopped) await new Promise((r) => setTimeout(r, 5));
         while (this.completions.length > 0) {
           const batch = this.completions.splice(0, this.completions.length);
-          await this.record(batch);
+          try {
+            await this.record(batch);
+          } finally {
+            for (const c of batch) this.answered.delete(c.row.id);
+          }
         }
       } catch (err) {
         this.d.logger.error({ err }, 'could not record delivery results; leases will expire and they will be retried');
